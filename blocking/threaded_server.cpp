@@ -1,0 +1,132 @@
+// threaded-server - blocking calls, one thread per connection.
+//
+// The model: the main thread blocks in accept(); every connection gets its own
+// thread, which serves it with the same blocking code as blocking-server
+// (serve_client.cpp). Clients no longer wait for each other.
+//
+// What it teaches: concurrency by letting the kernel schedule threads that each
+// block; the cost is a thread (a stack, a kernel task, context switches) per
+// connection, and shared state (here only the counters and the list of open
+// sockets) needs a lock.
+//
+// Its limits: --max-clients threads at most (default 1024); past that a client
+// gets "error: server full". Thousands of mostly idle connections cost thousands
+// of threads: the readiness models (../select, ../poll, ../epoll) serve them
+// from one.
+//
+// Stopping: signals are blocked in the workers, so SIGTERM reaches the main
+// thread, whose handler shuts the listener; accept() fails and the main thread
+// shuts the read side of every open connection, which wakes each worker blocked
+// in recv() (it sees EOF), and waits up to --drain-ms for them to send what they
+// owe. Past that it shuts them both ways, so a worker blocked in send() wakes too.
+//
+// Usage:   threaded-server [--port 2000] [--max-clients N] [--stats] ...
+// Course:  docs/01-the-pair.md.  Compare with server.cpp.
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "blocking/serve_client.hpp"
+#include "core/log.hpp"
+#include "core/options.hpp"
+#include "core/signals.hpp"
+#include "core/socket.hpp"
+#include "core/stats.hpp"
+
+using namespace muxlab::core;
+
+namespace {
+
+constexpr std::size_t kDefaultMaxClients = 1024;
+
+// What the main thread and the workers share, under one mutex.
+struct Shared {
+  std::mutex mutex;
+  std::condition_variable worker_done;
+  std::unordered_set<int> open_fds;  // so that a stop can wake every worker
+  Stats stats;                       // workers add theirs when they finish
+};
+
+void run_worker(Fd client, const ServerOptions& options, Shared& shared) {
+  const int fd = client.get();
+  Stats mine;
+  muxlab::blocking::serve_client(std::move(client), options, mine);  // closes fd...
+  std::lock_guard lock(shared.mutex);
+  // ...so the number is erased only now; the main thread never shuts a number
+  // that is not ours, because it shuts only under this same lock.
+  shared.open_fds.erase(fd);
+  shared.stats.merge(mine);
+  shared.worker_done.notify_all();
+}
+
+// Workers inherit the signal mask of the thread that creates them: block the stop
+// signals around thread creation, so that only the main thread ever takes them.
+void start_worker(Fd client, const ServerOptions& options, Shared& shared) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  std::thread(run_worker, std::move(client), std::cref(options), std::ref(shared)).detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Stop: wake every worker, give them the drain time, then cut off the rest.
+void stop_workers(const ServerOptions& options, Shared& shared) {
+  std::unique_lock lock(shared.mutex);
+  for (int fd : shared.open_fds) ::shutdown(fd, SHUT_RD);  // blocked recv() returns 0
+  const auto deadline = std::chrono::steady_clock::now() + options.drain;
+  if (!shared.worker_done.wait_until(lock, deadline, [&] { return shared.open_fds.empty(); })) {
+    for (int fd : shared.open_fds) ::shutdown(fd, SHUT_RDWR);  // blocked send() fails
+    shared.worker_done.wait(lock, [&] { return shared.open_fds.empty(); });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ServerOptions options = parse_server_options(
+      argc, argv, "threaded-server", "Echo server with blocking calls and one thread per connection.");
+  if (options.max_clients == 0) options.max_clients = kDefaultMaxClients;
+  install_signal_handlers();
+  Fd listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/false);
+  shut_on_stop(listener.get(), -1);  // a stop shuts the listener: accept() returns
+  announce_listening(listener.get());
+
+  Shared shared;
+  Stats accept_stats;  // touched by the main thread only
+  while (!stop_requested()) {
+    Accepted accepted = accept_client(listener.get(), /*nonblocking=*/false, accept_stats);
+    if (accepted.status == AcceptStatus::out_of_descriptors) {
+      // Wait until a worker closes its connection (or a moment passes): never spin.
+      std::unique_lock lock(shared.mutex);
+      shared.worker_done.wait_for(lock, std::chrono::milliseconds(100));
+      continue;
+    }
+    if (accepted.status != AcceptStatus::accepted) continue;  // EINTR, ECONNABORTED, listener shut
+    std::unique_lock lock(shared.mutex);
+    if (shared.open_fds.size() >= options.max_clients) {
+      lock.unlock();
+      reject_client(std::move(accepted.fd), accept_stats);
+      continue;
+    }
+    shared.open_fds.insert(accepted.fd.get());
+    accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.open_fds.size());
+    lock.unlock();
+    start_worker(std::move(accepted.fd), options, shared);
+  }
+  listener.reset();  // refuse new connections while the workers drain
+  stop_workers(options, shared);
+  if (options.stats) {
+    std::lock_guard lock(shared.mutex);
+    shared.stats.merge(accept_stats);
+    shared.stats.print(stderr);
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+#include "core/log.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace muxlab::core {
+
+namespace {
+std::atomic<bool> g_verbose{false};
+}
+
+const char* errno_name(int err) {
+  switch (err) {
+#define MUXLAB_ERRNO(e) \
+  case e:               \
+    return #e;
+    MUXLAB_ERRNO(EAGAIN) MUXLAB_ERRNO(EINTR) MUXLAB_ERRNO(EPIPE) MUXLAB_ERRNO(ECONNRESET)
+    MUXLAB_ERRNO(ECONNABORTED) MUXLAB_ERRNO(ECONNREFUSED) MUXLAB_ERRNO(EADDRINUSE)
+    MUXLAB_ERRNO(EADDRNOTAVAIL) MUXLAB_ERRNO(EACCES) MUXLAB_ERRNO(EMFILE) MUXLAB_ERRNO(ENFILE)
+    MUXLAB_ERRNO(ENOBUFS) MUXLAB_ERRNO(ENOMEM) MUXLAB_ERRNO(ETIMEDOUT) MUXLAB_ERRNO(EINVAL)
+    MUXLAB_ERRNO(EBADF) MUXLAB_ERRNO(ENOTCONN) MUXLAB_ERRNO(EAFNOSUPPORT) MUXLAB_ERRNO(EHOSTUNREACH)
+    MUXLAB_ERRNO(ENETUNREACH) MUXLAB_ERRNO(EPERM) MUXLAB_ERRNO(ENOENT)
+#undef MUXLAB_ERRNO
+    default:
+      return "E?";
+  }
+}
+
+void die_errno(const char* format, ...) {
+  const int err = errno;
+  char message[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  std::fprintf(stderr, "error: %s: %s (%s)\n", message, errno_name(err), std::strerror(err));
+  std::exit(1);
+}
+
+void set_verbose(bool on) { g_verbose.store(on, std::memory_order_relaxed); }
+bool verbose() { return g_verbose.load(std::memory_order_relaxed); }
+
+void vlog(const char* format, ...) {
+  if (!verbose()) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  int n = std::vsnprintf(line, sizeof line - 1, format, args);
+  va_end(args);
+  if (n < 0) return;
+  std::size_t len = static_cast<std::size_t>(n) < sizeof line - 1 ? static_cast<std::size_t>(n)
+                                                                  : sizeof line - 2;
+  line[len++] = '\n';
+  // One write(2) per line, so lines from several threads never interleave.
+  ssize_t ignored = ::write(STDERR_FILENO, line, len);
+  (void)ignored;
+}
+
+}  // namespace muxlab::core

@@ -1,0 +1,179 @@
+#include "core/session.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace muxlab::core {
+
+namespace {
+constexpr std::size_t kReadChunk = 16 * 1024;      // the least recv_window() offers
+constexpr std::size_t kStageBytes = 64 * 1024;     // repetitions copied per send()
+constexpr std::size_t kDirectPayload = 16 * 1024;  // payloads this long are sent in place
+constexpr std::byte kNewline[1] = {std::byte{'\n'}};
+}  // namespace
+
+EchoSession::EchoSession(const Limits& limits) : limits_(limits) {
+  assert(limits_.repeat >= 1);
+  assert(limits_.framing == Framing::line || limits_.repeat == 1);
+}
+
+std::span<std::byte> EchoSession::recv_window() {
+  if (!wants_read()) return {};
+  // A partial line may grow to max_line (+1 for its '\n') on top of the owed bytes.
+  const std::size_t limit = limits_.framing == Framing::raw
+                                ? limits_.max_pending
+                                : limits_.max_pending + limits_.max_line + 1;
+  return in_.prepare(kReadChunk, limit);
+}
+
+void EchoSession::on_received(std::size_t n) {
+  if (n == 0) return;
+  const std::size_t before = in_.size();
+  in_.commit(n);
+  if (limits_.framing == Framing::raw) {
+    complete_ = in_.size();
+  } else {
+    scan_lines(before);
+  }
+}
+
+void EchoSession::scan_lines(std::size_t from) {
+  const auto data = in_.data();
+  std::size_t pos = from;
+  while (pos < data.size()) {
+    const void* nl = std::memchr(data.data() + pos, '\n', data.size() - pos);
+    if (nl == nullptr) break;
+    const auto end = static_cast<std::size_t>(static_cast<const std::byte*>(nl) - data.data());
+    if (end - complete_ > limits_.max_line) return reject_long_line();
+    complete_ = end + 1;
+    pos = complete_;
+  }
+  if (data.size() - complete_ > limits_.max_line) reject_long_line();
+}
+
+// SPEC §1: read nothing more, answer the earlier lines, then the error line.
+void EchoSession::reject_long_line() {
+  in_.truncate(complete_);
+  input_closed_ = true;
+  line_too_long_ = true;
+  trailer_ = "error: line too long (limit " + std::to_string(limits_.max_line) + " bytes)\n";
+}
+
+void EchoSession::on_peer_eof() {
+  if (input_closed_) return;
+  input_closed_ = true;
+  // The tail end: a fragment with no '\n' is still a line, answered like the others.
+  if (limits_.framing == Framing::line && in_.size() > complete_) {
+    in_.append(kNewline);
+    complete_ = in_.size();
+  }
+}
+
+void EchoSession::stop_input() {
+  if (input_closed_) return;
+  input_closed_ = true;
+  in_.truncate(complete_);
+}
+
+std::span<const std::byte> EchoSession::send_window() {
+  last_window_ = Window::none;
+  if (complete_ > 0 && (limits_.framing == Framing::raw || limits_.repeat == 1)) {
+    // Repeat 1: the reply to whole lines is exactly the bytes received. Send them in place.
+    last_window_ = Window::lines;
+    return in_.data().first(complete_);
+  }
+  if (stage_.empty() && complete_ > 0) {
+    if (front_len_ == kNoLine) start_front_line();
+    if (front_len_ >= kDirectPayload) {
+      if (reps_left_ == 0) {
+        last_window_ = Window::newline;
+        return kNewline;
+      }
+      last_window_ = Window::payload;
+      return in_.data().subspan(rep_offset_, front_len_ - rep_offset_);
+    }
+    fill_stage();
+  }
+  if (!stage_.empty()) {
+    last_window_ = Window::stage;
+    return stage_.data();
+  }
+  if (trailer_sent_ < trailer_.size()) {
+    last_window_ = Window::trailer;
+    return std::as_bytes(std::span(trailer_)).subspan(trailer_sent_);
+  }
+  return {};
+}
+
+void EchoSession::on_sent(std::size_t n) {
+  switch (last_window_) {
+    case Window::none:
+      assert(n == 0);
+      break;
+    case Window::lines:
+      in_.consume(n);
+      complete_ -= n;
+      break;
+    case Window::stage:
+      stage_.consume(n);
+      break;
+    case Window::payload:
+      rep_offset_ += n;
+      if (rep_offset_ == front_len_) {
+        rep_offset_ = 0;
+        --reps_left_;
+      }
+      break;
+    case Window::newline:
+      if (n == 1) finish_front_line();
+      break;
+    case Window::trailer:
+      trailer_sent_ += n;
+      if (trailer_sent_ == trailer_.size()) {
+        std::string().swap(trailer_);  // give the memory back
+        trailer_sent_ = 0;
+      }
+      break;
+  }
+  last_window_ = Window::none;
+}
+
+void EchoSession::start_front_line() {
+  const auto data = in_.data();
+  const void* nl = std::memchr(data.data(), '\n', complete_);
+  assert(nl != nullptr);
+  front_len_ = static_cast<std::size_t>(static_cast<const std::byte*>(nl) - data.data());
+  reps_left_ = front_len_ == 0 ? 0 : limits_.repeat;
+  rep_offset_ = 0;
+}
+
+void EchoSession::finish_front_line() {
+  in_.consume(front_len_ + 1);
+  complete_ -= front_len_ + 1;
+  front_len_ = kNoLine;
+  reps_left_ = 0;
+  rep_offset_ = 0;
+}
+
+// Copies whole repetitions of short payloads (and their '\n') into the stage, as
+// many as fit, so that a 1-byte line repeated a million times leaves in 64 KiB sends
+// rather than a million 1-byte ones.
+void EchoSession::fill_stage() {
+  const std::size_t first_reply = front_len_ * reps_left_ + 1;
+  stage_.prepare(std::min(kStageBytes, first_reply), kStageBytes);
+  while (complete_ > 0) {
+    if (front_len_ == kNoLine) start_front_line();
+    if (front_len_ >= kDirectPayload) break;  // goes out in place once the stage drains
+    const auto payload = in_.data().first(front_len_);
+    while (reps_left_ > 0 && stage_.size() + front_len_ <= kStageBytes) {
+      stage_.append(payload);
+      --reps_left_;
+    }
+    if (reps_left_ > 0 || stage_.size() == kStageBytes) break;
+    stage_.append(kNewline);
+    finish_front_line();
+  }
+}
+
+}  // namespace muxlab::core

@@ -1,0 +1,135 @@
+#include "core/socket.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/log.hpp"
+
+namespace muxlab::core {
+
+namespace {
+
+std::string format_address(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;  // IPv4 or IPv6, whichever host names
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    std::fprintf(stderr, "error: cannot resolve %s: %s\n", host.c_str(), ::gai_strerror(rc));
+    std::exit(1);
+  }
+  const addrinfo& ai = *found;
+  const int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+  Fd fd(::socket(ai.ai_family, ai.ai_socktype | flags, ai.ai_protocol));
+  if (!fd) die_errno("socket");
+  // Restarting a server must not wait out TIME_WAIT of its last connections.
+  int on = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die_errno("setsockopt SO_REUSEADDR");
+  if (::bind(fd.get(), ai.ai_addr, ai.ai_addrlen) < 0) die_errno("bind %s:%u", host.c_str(), port);
+  ::freeaddrinfo(found);
+  // SOMAXCONN (4096 on current Linux): bursts of connects wait in the kernel's queue.
+  if (::listen(fd.get(), SOMAXCONN) < 0) die_errno("listen");
+  return fd;
+}
+
+void announce_listening(int listen_fd) {
+  std::printf("listening on %s\n", local_address(listen_fd).c_str());
+  std::fflush(stdout);  // a pipe is block-buffered: whoever waits for this line must get it now
+}
+
+std::string local_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return "?";
+  return format_address(ss);
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return "?";
+  return format_address(ss);
+}
+
+void set_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die_errno("fcntl O_NONBLOCK");
+}
+
+Accepted accept_client(int listen_fd, bool nonblocking, Stats& stats) {
+  const int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+  Fd fd(::accept4(listen_fd, nullptr, nullptr, flags));
+  if (fd) {
+    ++stats.connections;
+    // Small replies should leave at once, not wait for Nagle to batch them.
+    int on = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    return {AcceptStatus::accepted, std::move(fd)};
+  }
+  switch (errno) {
+    case EAGAIN:  // (== EWOULDBLOCK on Linux)
+      ++stats.eagain;
+      return {AcceptStatus::none_pending, {}};
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      // The connection stays in the backlog. Retrying now would fail again and spin;
+      // the caller stops accepting until one of its own connections closes.
+      ++stats.accept_paused;
+      return {AcceptStatus::out_of_descriptors, {}};
+    case EINVAL:
+    case EBADF:
+      return {AcceptStatus::listener_closed, {}};
+    default:
+      // EINTR; ECONNABORTED (the client reset while queued); and the network errors
+      // accept(2) says to treat like EAGAIN (ENETDOWN, EPROTO, EHOSTUNREACH, ...).
+      return {AcceptStatus::interrupted, {}};
+  }
+}
+
+void reject_client(Fd fd, Stats& stats) {
+  static constexpr char kFull[] = "error: server full\n";
+  ++stats.rejected;
+  ssize_t sent = ::send(fd.get(), kFull, sizeof kFull - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent > 0) stats.count_send(sizeof kFull - 1, static_cast<std::size_t>(sent));
+  ::shutdown(fd.get(), SHUT_WR);  // our FIN follows the message
+  // Closing with unread input would send a reset, which can destroy the message
+  // before the client reads it. Read away what has arrived; a client that has
+  // just connected has usually sent nothing yet, so this is nearly always enough,
+  // and waiting longer would stall every other connection of this loop.
+  char discard[4096];
+  while (::recv(fd.get(), discard, sizeof discard, MSG_DONTWAIT) > 0) {
+  }
+  vlog("rejected %s: server full", peer_address(fd.get()).c_str());
+}
+
+}  // namespace muxlab::core

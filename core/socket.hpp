@@ -1,0 +1,43 @@
+// socket.hpp - the socket calls every server makes the same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/fd.hpp"
+#include "core/stats.hpp"
+
+namespace muxlab::core {
+
+// socket + SO_REUSEADDR + bind + listen on the first address getaddrinfo() gives for
+// host (IPv4 or IPv6), or exits with die_errno. `nonblocking` sets O_NONBLOCK on it.
+Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking);
+
+// Prints SPEC's ready line, "listening on HOST:PORT" with the real port, and flushes.
+void announce_listening(int listen_fd);
+
+std::string local_address(int fd);  // "127.0.0.1:2000", "::1:2000"
+std::string peer_address(int fd);
+
+void set_nonblocking(int fd);
+
+enum class AcceptStatus {
+  accepted,            // fd holds the new connection (nonblocking if asked), counted in stats
+  none_pending,        // EAGAIN: the backlog is empty
+  out_of_descriptors,  // EMFILE/ENFILE/ENOBUFS/ENOMEM: stop accepting until a connection closes
+  interrupted,         // EINTR, ECONNABORTED and friends: just try again
+  listener_closed,     // EINVAL/EBADF: the listener was shut (a stop request)
+};
+struct Accepted {
+  AcceptStatus status;
+  Fd fd;
+};
+// One accept4(). Never exits: every failure is a status for the caller's loop.
+Accepted accept_client(int listen_fd, bool nonblocking, Stats& stats);
+
+// SPEC §2's "error: server full\n", then the graceful close, for a connection the
+// server will not serve (--max-clients, FD_SETSIZE). It must not stall the caller,
+// so the "discard for a while" is only what has already arrived (see socket.cpp).
+void reject_client(Fd fd, Stats& stats);
+
+}  // namespace muxlab::core
