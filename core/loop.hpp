@@ -1,0 +1,77 @@
+// loop.hpp - what a single-threaded readiness loop does besides waiting.
+//
+// select, poll, epoll and the busy poller differ in how they learn which sockets
+// are ready. What they do with a ready socket, how they accept, and how they stop
+// is the same, and lives here so that it is written once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "core/fd.hpp"
+#include "core/io.hpp"
+#include "core/options.hpp"
+#include "core/socket.hpp"
+#include "core/stats.hpp"
+
+namespace muxlab::core {
+
+struct Served {
+  bool keep;  // false: the connection is over, close it
+  bool more;  // the turn budget ran out with work left (edge-triggered loops must come back)
+};
+
+// One ready connection's turn: read if `readable`, then write whatever is owed
+// (at once, without waiting for writability: usually the socket has room, and
+// that saves a wakeup per reply).
+Served serve_ready(Connection& c, bool readable, Stats& stats, const ServerOptions& options);
+
+// A stop request for one connection: read no more, send what is owed.
+Served begin_stop(Connection& c, Stats& stats, const ServerOptions& options);
+
+enum class AcceptOutcome {
+  drained,             // the backlog is empty
+  out_of_descriptors,  // EMFILE & co.: stop watching the listener until a connection closes
+  listener_closed,
+};
+
+// Accepts every pending connection (nonblocking). Each one is passed to
+// adopt(Fd) while fewer than max_clients are open (`open` counts them), and
+// otherwise answered "error: server full" and closed.
+template <typename Adopt>
+AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_clients, Stats& stats,
+                             Adopt&& adopt) {
+  for (;;) {
+    Accepted a = accept_client(listen_fd, /*nonblocking=*/true, stats);
+    switch (a.status) {
+      case AcceptStatus::accepted:
+        if (open >= max_clients) {
+          reject_client(std::move(a.fd), stats);
+          continue;
+        }
+        ++open;
+        if (open > stats.peak_connections) stats.peak_connections = open;
+        adopt(std::move(a.fd));
+        continue;
+      case AcceptStatus::interrupted:
+        continue;
+      case AcceptStatus::none_pending:
+        return AcceptOutcome::drained;
+      case AcceptStatus::out_of_descriptors:
+        return AcceptOutcome::out_of_descriptors;
+      case AcceptStatus::listener_closed:
+        return AcceptOutcome::listener_closed;
+    }
+  }
+}
+
+// How long the readiness call may wait: for ever (-1) unless something is on a
+// clock: the drain after a stop, connections lingering after our half-close
+// (checked every tick), or accepting paused for want of descriptors.
+int wait_timeout_ms(bool any_closing, bool accept_paused, std::optional<Clock::time_point> drain_deadline);
+
+// The tick at which lingering connections are checked and a paused accept retried.
+inline constexpr std::chrono::milliseconds kTick{100};
+
+}  // namespace muxlab::core
