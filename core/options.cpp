@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/socket.hpp"
 
 namespace muxlab::core {
 
@@ -97,6 +98,8 @@ ServerOptions parse_server_options(int argc, char** argv, const char* program, c
       millis_flag("--drain-ms", "after SIGINT/SIGTERM, time to finish what is owed (default 2000)", o.drain),
       millis_flag("--linger-ms", "after the server half-closes, time to wait for the client's EOF (default 2000)",
                   o.linger),
+      number_flag("--sndbuf", "B", "socket send buffer of each connection, SO_SNDBUF (default: the kernel's)", 1,
+                  1ull << 30, o.send_buffer),
   };
   for (const auto& e : extra) flags.push_back({e.name, e.value_name, e.help, e.apply});
   flags.push_back({"--help", nullptr, "print this help and exit", [&help](std::string_view) { return help = true; }});
@@ -131,6 +134,7 @@ ServerOptions parse_server_options(int argc, char** argv, const char* program, c
   if (o.limits.framing == Framing::raw && o.limits.repeat != 1)
     usage_error(argv[0], "--repeat must be 1 with --framing raw");
   set_verbose(o.verbose);
+  set_send_buffer(o.send_buffer);
   return o;
 }
 

@@ -27,6 +27,7 @@ struct ServerOptions {
   // Additions to SPEC §2 (documented in core/README.md):
   std::chrono::milliseconds drain{2000};   // --drain-ms: after SIGTERM, time to finish what is owed
   std::chrono::milliseconds linger{2000};  // --linger-ms: after our half-close, time to read the client's EOF
+  std::size_t send_buffer = 0;             // --sndbuf: SO_SNDBUF of every connection (0: the kernel's, autotuned)
 };
 
 struct ExtraFlag {

@@ -33,7 +33,11 @@ std::string format_address(const sockaddr_storage& ss) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
+std::size_t g_send_buffer = 0;  // set once, before listen_on_or_die
+
 }  // namespace
+
+void set_send_buffer(std::size_t bytes) { g_send_buffer = bytes; }
 
 Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking) {
   addrinfo hints{};
@@ -54,6 +58,11 @@ Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblockin
   int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die_errno("setsockopt SO_REUSEADDR");
   if (::bind(fd.get(), ai.ai_addr, ai.ai_addrlen) < 0) die_errno("bind %s:%u", host.c_str(), port);
+  if (g_send_buffer > 0) {
+    // Set on the listener, so that accept() hands out sockets that have it already.
+    int size = static_cast<int>(g_send_buffer);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0) die_errno("setsockopt SO_SNDBUF");
+  }
   ::freeaddrinfo(found);
   // SOMAXCONN (4096 on current Linux): bursts of connects wait in the kernel's queue.
   if (::listen(fd.get(), SOMAXCONN) < 0) die_errno("listen");

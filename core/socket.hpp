@@ -1,6 +1,7 @@
 // socket.hpp - the socket calls every server makes the same way.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -12,6 +13,11 @@ namespace muxlab::core {
 // socket + SO_REUSEADDR + bind + listen on the first address getaddrinfo() gives for
 // host (IPv4 or IPv6), or exits with die_errno. `nonblocking` sets O_NONBLOCK on it.
 Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking);
+
+// --sndbuf: the SO_SNDBUF that listen_on_or_die gives the listening socket, which
+// every accepted socket inherits. 0 (the default) leaves the kernel's autotuning.
+// A small one makes partial sends easy to see (docs/03-send-is-not-sendall.md).
+void set_send_buffer(std::size_t bytes);
 
 // Prints SPEC's ready line, "listening on HOST:PORT" with the real port, and flushes.
 void announce_listening(int listen_fd);
