@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <initializer_list>
+#include <cstdio>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -20,7 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-ServerOptions parse(std::initializer_list<const char*> args, std::span<const ExtraFlag> extra = {}) {
+ServerOptions parse(const std::vector<const char*>& args, std::span<const ExtraFlag> extra = {}) {
   std::vector<std::string> storage{"test-server"};
   for (const char* a : args) storage.emplace_back(a);
   std::vector<char*> argv;
@@ -109,7 +111,7 @@ TEST(Options, ExtraFlagsSwitchAndValued) {
 
 TEST(Options, HelpExitsZeroWithNothingOnStderr) {
   const ExtraFlag extra[] = {{"--edge", nullptr, "edge-triggered", [](std::string_view) { return true; }}};
-  for (auto args : {std::initializer_list<const char*>{"--help"}, {"--port", "0", "--help", "--edge"}}) {
+  for (const std::vector<const char*>& args : {std::vector<const char*>{"--help"}, {"--port", "0", "--help", "--edge"}}) {
     EXPECT_EXIT(
         {
           std::freopen("/dev/null", "w", stdout);  // the usage goes to stdout; the next test reads it
@@ -172,17 +174,7 @@ TEST(Options, UsageErrorsExitTwoWithOneLineNamingTheFlag) {
   for (const auto& c : cases) {
     std::string shown;
     for (const char* a : c.args) shown += std::string(a) + " ";
-    EXPECT_EXIT(
-        {
-          std::vector<std::string> storage{"test-server"};
-          for (const char* a : c.args) storage.emplace_back(a);
-          std::vector<char*> argv;
-          for (auto& s : storage) argv.push_back(s.data());
-          argv.push_back(nullptr);
-          parse_server_options(static_cast<int>(storage.size()), argv.data(), "test-server", "a test");
-        },
-        ::testing::ExitedWithCode(2), one_line_naming(c.names))
-        << "args: " << shown;
+    EXPECT_EXIT(parse(c.args), ::testing::ExitedWithCode(2), one_line_naming(c.names)) << "args: " << shown;
   }
 }
 

@@ -481,7 +481,7 @@ std::vector<Case> property_cases(const std::vector<std::uint32_t>& repeats) {
 std::string describe(const Case& c) {
   return "repeat " + std::to_string(c.limits.repeat) + ", max_line " + std::to_string(c.limits.max_line) +
          ", max_pending " + std::to_string(c.limits.max_pending) + ", end " +
-         std::to_string(static_cast<int>(c.end));
+         (c.end == End::eof ? "eof" : c.end == End::open ? "open" : "stop");
 }
 
 TEST(SessionProperty, EverySplitPointOfAShortInput) {
