@@ -1,0 +1,44 @@
+#include "tests/conformance/fixture.hpp"
+
+#include <cctype>
+
+namespace muxlab::conformance {
+
+void ServerConformance::SetUpTestSuite() { raise_open_file_limit(); }
+
+std::vector<std::string> ServerConformance::server_args(const std::vector<std::string>& more) const {
+  std::vector<std::string> args = {"--port", "0", "--stats"};
+  args.insert(args.end(), spec().extra_args.begin(), spec().extra_args.end());
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+ServerProcess ServerConformance::start(const std::vector<std::string>& more, const SpawnOptions& options) const {
+  return ServerProcess::start(binary_path(spec()), server_args(more), options);
+}
+
+ServerStats ServerConformance::stop(ServerProcess& server, int signo, std::chrono::milliseconds timeout) {
+  server.signal(signo);
+  auto exit = server.wait(timeout);
+  if (!exit) {
+    ADD_FAILURE() << "the server did not exit within " << timeout.count() << " ms of signal " << signo;
+  } else if (!exit->exited || exit->code != 0) {
+    ADD_FAILURE() << "the server " << (exit->exited ? "exited with code " : "was killed by signal ") << exit->code
+                  << "; stderr:\n"
+                  << server.stderr_text();
+  }
+  return ServerStats(server.stderr_text());
+}
+
+std::string reply_to(std::string_view payload, std::size_t repeat) {
+  std::string out;
+  out.reserve(payload.size() * repeat + 1);
+  for (std::size_t i = 0; i < repeat; ++i) out += payload;
+  out += '\n';
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, ServerConformance, ::testing::ValuesIn(AllServers()),
+                         [](const ::testing::TestParamInfo<ServerSpec>& param) { return param.param.name; });
+
+}  // namespace muxlab::conformance
