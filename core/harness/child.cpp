@@ -127,6 +127,7 @@ ServerProcess ServerProcess::start(const std::string& binary, const std::vector<
     if (k <= 0) throw std::runtime_error(binary + ": exited before 'listening on'; stderr: " + server.stderr_text());
     line.append(chunk, static_cast<std::size_t>(k));
   }
+  server.stdout_rest_ = line.substr(line.find('\n') + 1);
   line.resize(line.find('\n'));
   static constexpr std::string_view kPrefix = "listening on ";
   const auto colon = line.rfind(':');
@@ -142,6 +143,7 @@ ServerProcess::ServerProcess(ServerProcess&& other) noexcept
       pidfd_(std::move(other.pidfd_)),
       stdout_(std::move(other.stdout_)),
       stderr_file_(std::move(other.stderr_file_)),
+      stdout_rest_(std::move(other.stdout_rest_)),
       host_(std::move(other.host_)),
       port_(other.port_),
       reaped_(other.reaped_) {}
@@ -183,6 +185,21 @@ std::size_t ServerProcess::rss_bytes() const {
     status.ignore(1 << 20, '\n');
   }
   return 0;
+}
+
+std::string ServerProcess::stdout_after_ready(std::chrono::milliseconds timeout) {
+  std::string text = std::exchange(stdout_rest_, {});
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    pollfd p{stdout_.get(), POLLIN, 0};
+    int rc = ::poll(&p, 1, remaining_ms(deadline));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return text;
+    char chunk[4096];
+    ssize_t k = ::read(stdout_.get(), chunk, sizeof chunk);
+    if (k <= 0) return text;
+    text.append(chunk, static_cast<std::size_t>(k));
+  }
 }
 
 RunResult run_program(const std::string& binary, const std::vector<std::string>& args,

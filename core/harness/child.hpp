@@ -51,6 +51,9 @@ class ServerProcess {
   std::string stderr_text() const;
   // Resident set size now, in bytes (from /proc/PID/status).
   std::size_t rss_bytes() const;
+  // What the child wrote to stdout after its "listening on" line, up to EOF or
+  // the timeout (call it once the child has exited).
+  std::string stdout_after_ready(std::chrono::milliseconds timeout = std::chrono::seconds(1));
 
  private:
   ServerProcess() = default;
@@ -58,6 +61,7 @@ class ServerProcess {
   muxlab::core::Fd pidfd_;
   muxlab::core::Fd stdout_;
   muxlab::core::Fd stderr_file_;
+  std::string stdout_rest_;  // read past the "listening on" line by start()
   std::string host_;
   std::uint16_t port_ = 0;
   bool reaped_ = false;
