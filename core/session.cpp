@@ -65,6 +65,7 @@ void EchoSession::on_peer_eof() {
   input_closed_ = true;
   // The tail end: a fragment with no '\n' is still a line, answered like the others.
   if (limits_.framing == Framing::line && in_.size() > complete_) {
+    in_.prepare(1, in_.size() + 1);  // room for one byte more: a full buffer must not double here
     in_.append(kNewline);
     complete_ = in_.size();
   }
@@ -160,11 +161,12 @@ void EchoSession::finish_front_line() {
 // many as fit, so that a 1-byte line repeated a million times leaves in 64 KiB sends
 // rather than a million 1-byte ones.
 void EchoSession::fill_stage() {
-  const std::size_t first_reply = front_len_ * reps_left_ + 1;
-  stage_.prepare(std::min(kStageBytes, first_reply), kStageBytes);
   while (complete_ > 0) {
     if (front_len_ == kNoLine) start_front_line();
     if (front_len_ >= kDirectPayload) break;  // goes out in place once the stage drains
+    // Room for this reply, or for as much of it as fits: reserved here with the
+    // stage size as the limit, as append() alone would double the stage past it.
+    stage_.prepare(std::min(kStageBytes - stage_.size(), front_len_ * reps_left_ + 1), kStageBytes);
     const auto payload = in_.data().first(front_len_);
     while (reps_left_ > 0 && stage_.size() + front_len_ <= kStageBytes) {
       stage_.append(payload);
