@@ -66,6 +66,7 @@ struct Outcome {
 bool send_some(EchoSession& s, const Sizes& send_size, Outcome& run) {
   const auto window = s.send_window();
   EXPECT_EQ(window.empty(), !s.wants_write());
+  run.max_held = std::max(run.max_held, s.held_bytes());  // the stage is fullest now
   if (window.empty()) return false;
   EXPECT_FALSE(s.finished()) << "finished() while bytes are owed";
   const std::size_t n = std::min(window.size(), send_size());
@@ -128,6 +129,14 @@ Limits line_limits(std::uint32_t repeat, std::size_t max_line = 64 * 1024, std::
 }
 
 Limits raw_limits(std::size_t max_pending = 1 << 20) { return {Framing::raw, 1, 64 * 1024, max_pending}; }
+
+// The most a session may hold (SPEC §1, bounded memory): raw, what is owed; line,
+// what is owed plus one partial line and its '\n', plus the 64 KiB stage that
+// batches the repetitions of short payloads.
+std::size_t memory_bound(const Limits& limits) {
+  if (limits.framing == Framing::raw) return limits.max_pending;
+  return limits.max_pending + limits.max_line + 1 + 64 * 1024;
+}
 
 std::string times(std::string_view s, std::size_t n) {
   std::string out;
@@ -516,6 +525,7 @@ TEST(SessionProperty, RandomCuttingsOfALongInput) {
     for (std::uint32_t seed = 0; seed < 20; ++seed) {
       const Outcome run = drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
       ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", seed " << seed;
+      ASSERT_LE(run.max_held, memory_bound(c.limits)) << describe(c) << ", seed " << seed;
     }
   }
 }
@@ -529,6 +539,7 @@ TEST(SessionProperty, RandomCuttingsWithRepeatThousand) {
     for (std::uint32_t seed = 0; seed < 3; ++seed) {
       const Outcome run = drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
       ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", seed " << seed;
+      ASSERT_LE(run.max_held, memory_bound(c.limits)) << describe(c) << ", seed " << seed;
     }
   }
 }
@@ -665,6 +676,54 @@ TEST(SessionMemory, BackPressureInRawFraming) {
   EXPECT_EQ(fed, 4096u);
   EXPECT_FALSE(s.wants_read());
   EXPECT_LE(s.held_bytes(), 4096u);
+}
+
+TEST(SessionMemory, EofWithAFullBufferStaysInBounds) {
+  // A fragment that fills the input buffer exactly: its '\n' at EOF must not
+  // double the buffer past the bound.
+  const Limits limits = line_limits(1, 100000, 4096);
+  EchoSession s(limits);
+  std::size_t fed = 0;
+  while (fed < 65536) {
+    const auto w = s.recv_window();
+    ASSERT_FALSE(w.empty());
+    const std::size_t n = std::min(w.size(), 65536 - fed);
+    std::memset(w.data(), 'f', n);
+    s.on_received(n);
+    fed += n;
+  }
+  ASSERT_LE(s.held_bytes(), memory_bound(limits));
+  s.on_peer_eof();
+  EXPECT_LE(s.held_bytes(), limits.max_pending + limits.max_line + 1);
+  Outcome run;
+  while (send_some(s, fixed(kAll), run)) {
+  }
+  EXPECT_TRUE(same_bytes(run.out, std::string(65536, 'f') + "\n"));
+  EXPECT_TRUE(s.finished());
+}
+
+TEST(SessionMemory, StageNeverGrowsPastItsSize) {
+  // Short replies of odd sizes: the stage is sized for the first one, then grows
+  // for the next ones, and must stop at 64 KiB.
+  std::string input;
+  for (std::size_t len : {5000, 3, 12000, 7, 9000, 1, 15000}) input += std::string(len, 's') + "\n";
+  const Limits limits = line_limits(7);
+  EchoSession s(limits);
+  for (std::size_t fed = 0; fed < input.size();) {  // all in first, nothing sent
+    const auto w = s.recv_window();
+    ASSERT_FALSE(w.empty());
+    const std::size_t n = std::min(w.size(), input.size() - fed);
+    std::memcpy(w.data(), input.data() + fed, n);
+    s.on_received(n);
+    fed += n;
+  }
+  const std::size_t input_held = s.held_bytes();
+  s.on_peer_eof();
+  Outcome run;
+  while (send_some(s, fixed(kAll), run)) {
+  }
+  EXPECT_TRUE(same_bytes(run.out, reference(input, limits, End::eof)));
+  EXPECT_LE(run.max_held, input_held + 64 * 1024) << "the stage grew past 64 KiB";
 }
 
 TEST(SessionMemory, IdleSessionsHoldNothing) {
