@@ -20,9 +20,7 @@ void put(Buffer& b, std::string_view s, std::size_t limit = 1 << 20) {
   b.commit(s.size());
 }
 
-std::string text(const Buffer& b) {
-  return {reinterpret_cast<const char*>(b.data().data()), b.size()};
-}
+std::string text(const Buffer& b) { return {reinterpret_cast<const char*>(b.data().data()), b.size()}; }
 
 TEST(Buffer, StartsWithNoStorage) {
   Buffer b;

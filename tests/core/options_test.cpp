@@ -4,6 +4,7 @@
 #include "core/options.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -13,9 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>
-
 #include "core/log.hpp"
+#include "core/socket.hpp"
 
 namespace muxlab::core {
 namespace {
@@ -30,7 +30,8 @@ ServerOptions parse(const std::vector<const char*>& args, std::span<const ExtraF
   argv.push_back(nullptr);
   ServerOptions o =
       parse_server_options(static_cast<int>(storage.size()), argv.data(), "test-server", "a test", extra);
-  set_verbose(false);  // --verbose is global state: leave none behind
+  set_verbose(false);  // --verbose and --sndbuf are global state: leave none behind
+  set_send_buffer(0);
   return o;
 }
 
@@ -53,9 +54,10 @@ TEST(Options, Defaults) {
 }
 
 TEST(Options, EveryFlagWithASeparateValue) {
-  const ServerOptions o = parse({"--host", "::1", "--port", "0", "--repeat", "1000000", "--framing", "line",
-                                 "--max-line", "10", "--max-pending", "100", "--max-clients", "5", "--stats",
-                                 "--verbose", "--drain-ms", "5", "--linger-ms", "7"});
+  const ServerOptions o =
+      parse({"--host",     "::1", "--port",        "0",   "--repeat",      "1000000", "--framing", "line",
+             "--max-line", "10",  "--max-pending", "100", "--max-clients", "5",       "--stats",   "--verbose",
+             "--drain-ms", "5",   "--linger-ms",   "7"});
   EXPECT_EQ(o.host, "::1");
   EXPECT_EQ(o.port, 0);
   EXPECT_EQ(o.limits.repeat, 1000000u);
@@ -70,9 +72,9 @@ TEST(Options, EveryFlagWithASeparateValue) {
 }
 
 TEST(Options, EveryFlagWithAnEqualsValue) {
-  const ServerOptions o = parse({"--host=0.0.0.0", "--port=65535", "--repeat=1", "--framing=raw", "--max-line=1",
-                                 "--max-pending=4294967296", "--max-clients=1000000", "--drain-ms=0",
-                                 "--linger-ms=3600000"});
+  const ServerOptions o =
+      parse({"--host=0.0.0.0", "--port=65535", "--repeat=1", "--framing=raw", "--max-line=1",
+             "--max-pending=4294967296", "--max-clients=1000000", "--drain-ms=0", "--linger-ms=3600000"});
   EXPECT_EQ(o.host, "0.0.0.0");
   EXPECT_EQ(o.port, 65535);
   EXPECT_EQ(o.limits.repeat, 1u);
@@ -84,9 +86,15 @@ TEST(Options, EveryFlagWithAnEqualsValue) {
   EXPECT_EQ(o.linger, milliseconds(3600000));
 }
 
-TEST(Options, LaterFlagsWin) {
-  EXPECT_EQ(parse({"--repeat", "3", "--repeat=4"}).limits.repeat, 4u);
+TEST(Options, SendBufferAddition) {
+  EXPECT_EQ(parse({}).send_buffer, 0u);  // 0: the kernel's own, autotuned
+  EXPECT_EQ(parse({"--sndbuf", "4096"}).send_buffer, 4096u);
+  EXPECT_EQ(parse({"--sndbuf=1073741824"}).send_buffer, std::size_t{1} << 30);
+  EXPECT_EXIT(parse({"--sndbuf", "0"}), ::testing::ExitedWithCode(2), one_line_naming("--sndbuf"));
+  EXPECT_EXIT(parse({"--sndbuf", "1073741825"}), ::testing::ExitedWithCode(2), one_line_naming("--sndbuf"));
 }
+
+TEST(Options, LaterFlagsWin) { EXPECT_EQ(parse({"--repeat", "3", "--repeat=4"}).limits.repeat, 4u); }
 
 TEST(Options, ExtraFlagsSwitchAndValued) {
   bool edge = false;
@@ -111,7 +119,8 @@ TEST(Options, ExtraFlagsSwitchAndValued) {
 
 TEST(Options, HelpExitsZeroWithNothingOnStderr) {
   const ExtraFlag extra[] = {{"--edge", nullptr, "edge-triggered", [](std::string_view) { return true; }}};
-  for (const std::vector<const char*>& args : {std::vector<const char*>{"--help"}, {"--port", "0", "--help", "--edge"}}) {
+  for (const std::vector<const char*>& args :
+       {std::vector<const char*>{"--help"}, {"--port", "0", "--help", "--edge"}}) {
     EXPECT_EXIT(
         {
           std::freopen("/dev/null", "w", stdout);  // the usage goes to stdout; the next test reads it
@@ -124,9 +133,9 @@ TEST(Options, HelpExitsZeroWithNothingOnStderr) {
 TEST(Options, HelpTextNamesEveryFlag) {
   const ExtraFlag extra[] = {{"--edge", nullptr, "edge-triggered", [](std::string_view) { return true; }}};
   // A death test sees only stderr: send the help there to read it.
-  for (const char* flag : {"--host ADDR", "--port N", "--repeat R", "--framing F", "--max-line B", "--max-pending B",
-                           "--max-clients N", "--stats", "--verbose", "--drain-ms MS", "--linger-ms MS", "--edge",
-                           "--help", "usage: test-server"}) {
+  for (const char* flag : {"--host ADDR", "--port N", "--repeat R", "--framing F", "--max-line B",
+                           "--max-pending B", "--max-clients N", "--stats", "--verbose", "--drain-ms MS",
+                           "--linger-ms MS", "--edge", "--help", "usage: test-server"}) {
     EXPECT_EXIT(
         {
           dup2(2, 1);

@@ -43,9 +43,12 @@ Sizes random_sizes(std::uint32_t seed, std::size_t lo, std::size_t hi) {
   return [rng, lo, hi] {
     std::uniform_int_distribution<std::size_t> pick(0, 3);
     switch (pick(*rng)) {
-      case 0: return std::uniform_int_distribution<std::size_t>(lo, std::min<std::size_t>(hi, lo + 8))(*rng);
-      case 1: return std::uniform_int_distribution<std::size_t>(lo, std::min<std::size_t>(hi, 4096))(*rng);
-      default: return std::uniform_int_distribution<std::size_t>(lo, hi)(*rng);
+      case 0:
+        return std::uniform_int_distribution<std::size_t>(lo, std::min<std::size_t>(hi, lo + 8))(*rng);
+      case 1:
+        return std::uniform_int_distribution<std::size_t>(lo, std::min<std::size_t>(hi, 4096))(*rng);
+      default:
+        return std::uniform_int_distribution<std::size_t>(lo, hi)(*rng);
     }
   };
 }
@@ -55,11 +58,11 @@ constexpr std::size_t kAll = std::size_t{1} << 30;  // a recv/send size that tak
 enum class End { eof, open, stop };  // what happens once the input is fed
 
 struct Outcome {
-  std::string out;            // every byte the session sent
-  std::size_t fed = 0;        // input bytes the session accepted
-  std::size_t sends = 0;      // send windows taken (non-empty)
-  std::size_t batched = 0;    // ... of which offered more than one byte
-  std::size_t max_held = 0;   // the most held_bytes() seen
+  std::string out;           // every byte the session sent
+  std::size_t fed = 0;       // input bytes the session accepted
+  std::size_t sends = 0;     // send windows taken (non-empty)
+  std::size_t batched = 0;   // ... of which offered more than one byte
+  std::size_t max_held = 0;  // the most held_bytes() seen
 };
 
 // One send() of at most send_size() bytes; false when nothing is owed.
@@ -84,7 +87,7 @@ bool send_some(EchoSession& s, const Sizes& send_size, Outcome& run) {
 // shorter), taking one send after each chunk and more while the session refuses
 // input; then ends the input as `end` says and drains everything owed.
 Outcome drive(EchoSession& s, std::string_view input, const Sizes& recv_size, const Sizes& send_size,
-          End end = End::eof) {
+              End end = End::eof) {
   Outcome run;
   std::size_t pos = 0;
   while (pos < input.size()) {
@@ -119,7 +122,7 @@ Outcome drive(EchoSession& s, std::string_view input, const Sizes& recv_size, co
 }
 
 Outcome drive(const Limits& limits, std::string_view input, const Sizes& recv_size = fixed(kAll),
-          const Sizes& send_size = fixed(kAll), End end = End::eof) {
+              const Sizes& send_size = fixed(kAll), End end = End::eof) {
   EchoSession s(limits);
   return drive(s, input, recv_size, send_size, end);
 }
@@ -145,7 +148,9 @@ std::string times(std::string_view s, std::size_t n) {
   return out;
 }
 
-std::string too_long(std::size_t limit) { return "error: line too long (limit " + std::to_string(limit) + " bytes)\n"; }
+std::string too_long(std::size_t limit) {
+  return "error: line too long (limit " + std::to_string(limit) + " bytes)\n";
+}
 
 // SPEC §1 read straight, for the property tests: what a client must receive
 // for `input`, ended as `end` says.
@@ -170,8 +175,8 @@ std::string reference(std::string_view input, const Limits& limits, End end) {
   if (diff.first == got.end() && diff.second == want.end()) return ::testing::AssertionSuccess();
   const auto at = static_cast<std::size_t>(diff.first - got.begin());
   return ::testing::AssertionFailure() << "got " << got.size() << " bytes, want " << want.size()
-                                       << "; first difference at byte " << at << ": got \""
-                                       << got.substr(at, 16) << "\", want \"" << want.substr(at, 16) << "\"";
+                                       << "; first difference at byte " << at << ": got \"" << got.substr(at, 16)
+                                       << "\", want \"" << want.substr(at, 16) << "\"";
 }
 
 std::string random_bytes(std::mt19937& rng, std::size_t n, bool newlines) {
@@ -224,7 +229,8 @@ TEST(SessionLine, PayloadsAreBinarySafe) {
   for (int b = 0x80; b <= 0xff; ++b) payload += static_cast<char>(b);
   for (std::uint32_t r : {1u, 3u}) {
     EXPECT_TRUE(same_bytes(drive(line_limits(r), payload + "\n").out, times(payload, r) + "\n"));
-    EXPECT_TRUE(same_bytes(drive(line_limits(r), payload + "\n", fixed(1), fixed(2)).out, times(payload, r) + "\n"));
+    EXPECT_TRUE(
+        same_bytes(drive(line_limits(r), payload + "\n", fixed(1), fixed(2)).out, times(payload, r) + "\n"));
   }
 }
 
@@ -490,7 +496,9 @@ std::vector<Case> property_cases(const std::vector<std::uint32_t>& repeats) {
 std::string describe(const Case& c) {
   return "repeat " + std::to_string(c.limits.repeat) + ", max_line " + std::to_string(c.limits.max_line) +
          ", max_pending " + std::to_string(c.limits.max_pending) + ", end " +
-         (c.end == End::eof ? "eof" : c.end == End::open ? "open" : "stop");
+         (c.end == End::eof    ? "eof"
+          : c.end == End::open ? "open"
+                               : "stop");
 }
 
 TEST(SessionProperty, EverySplitPointOfAShortInput) {
@@ -506,7 +514,8 @@ TEST(SessionProperty, EverySplitPointOfAShortInput) {
     // Every pair of split points too (three recvs).
     for (std::size_t i = 1; i < input.size(); ++i) {
       for (std::size_t j = i + 1; j < input.size(); ++j) {
-        const Outcome run = drive(c.limits, input, cycle({i, j - i, kAll}), random_sizes(static_cast<std::uint32_t>(i * 100 + j), 0, 5000), c.end);
+        const Outcome run = drive(c.limits, input, cycle({i, j - i, kAll}),
+                                  random_sizes(static_cast<std::uint32_t>(i * 100 + j), 0, 5000), c.end);
         ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", splits at " << i << " and " << j;
       }
     }
@@ -523,7 +532,8 @@ TEST(SessionProperty, RandomCuttingsOfALongInput) {
     ASSERT_TRUE(same_bytes(drive(c.limits, input, fixed(kAll), fixed(1), c.end).out, want))
         << describe(c) << ", 1-byte sends";
     for (std::uint32_t seed = 0; seed < 20; ++seed) {
-      const Outcome run = drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
+      const Outcome run =
+          drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
       ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", seed " << seed;
       ASSERT_LE(run.max_held, memory_bound(c.limits)) << describe(c) << ", seed " << seed;
     }
@@ -537,7 +547,8 @@ TEST(SessionProperty, RandomCuttingsWithRepeatThousand) {
     ASSERT_TRUE(same_bytes(drive(c.limits, input, fixed(1), random_sizes(7, 0, 70000), c.end).out, want))
         << describe(c) << ", 1-byte recvs";
     for (std::uint32_t seed = 0; seed < 3; ++seed) {
-      const Outcome run = drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
+      const Outcome run =
+          drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
       ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", seed " << seed;
       ASSERT_LE(run.max_held, memory_bound(c.limits)) << describe(c) << ", seed " << seed;
     }

@@ -27,9 +27,20 @@ TEST(Stats, RecvHistogramBuckets) {
   const struct {
     std::size_t size;
     std::size_t bucket;
-  } cases[] = {{1, 0},   {2, 1},    {3, 2},     {4, 2},       {5, 3},         {8, 3},
-               {9, 4},   {16, 4},   {17, 5},    {4096, 12},   {4097, 13},     {1 << 20, 20},
-               {(1 << 20) + 1, 21}, {std::size_t{1} << 40, 21}};
+  } cases[] = {{1, 0},
+               {2, 1},
+               {3, 2},
+               {4, 2},
+               {5, 3},
+               {8, 3},
+               {9, 4},
+               {16, 4},
+               {17, 5},
+               {4096, 12},
+               {4097, 13},
+               {1 << 20, 20},
+               {(1 << 20) + 1, 21},
+               {std::size_t{1} << 40, 21}};
   for (const auto& c : cases) {
     Stats s;
     s.count_recv(c.size);
@@ -117,8 +128,8 @@ TEST(Stats, PrintsOneNameValueALine) {
 
 TEST(Stats, PrintsEverySpecCounter) {
   const std::string out = printed(Stats{});
-  for (const char* name : {"connections", "bytes_in", "bytes_out", "recv_calls", "send_calls", "partial_sends",
-                           "eagain", "wakeups"})
+  for (const char* name :
+       {"connections", "bytes_in", "bytes_out", "recv_calls", "send_calls", "partial_sends", "eagain", "wakeups"})
     EXPECT_TRUE(out.starts_with(std::string(name) + " 0\n") ||
                 out.find("\n" + std::string(name) + " 0\n") != std::string::npos)
         << name;
