@@ -11,8 +11,11 @@ const std::vector<ServerSpec>& AllServers() {
   static const std::vector<ServerSpec> servers = {
       {"blocking", "blocking-server", {}, false, 0, false},
       {"threaded", "threaded-server", {}, true, 200, false},
+      {"nonblocking", "nonblocking-server", {}, true, 1000, true},
       {"select", "select-server", {}, true, 900, true},
       {"poll", "poll-server", {}, true, 10000, true},
+      {"epoll", "epoll-server", {}, true, 10000, true},
+      {"epoll_edge", "epoll-server", {"--edge"}, true, 10000, true},
       {"libevent", "libevent-server", {}, true, 10000, false},
       {"libevent_poll", "libevent-server", {"--backend", "poll"}, true, 10000, false},
       {"libevent_select", "libevent-server", {"--backend", "select"}, true, 900, false},
