@@ -171,8 +171,8 @@ std::string reference(std::string_view input, const Limits& limits, End end) {
 
 // Byte equality that reports where long outputs differ instead of printing megabytes.
 ::testing::AssertionResult same_bytes(const std::string& got, const std::string& want) {
+  if (got == want) return ::testing::AssertionSuccess();
   const auto diff = std::mismatch(got.begin(), got.end(), want.begin(), want.end());
-  if (diff.first == got.end() && diff.second == want.end()) return ::testing::AssertionSuccess();
   const auto at = static_cast<std::size_t>(diff.first - got.begin());
   return ::testing::AssertionFailure() << "got " << got.size() << " bytes, want " << want.size()
                                        << "; first difference at byte " << at << ": got \"" << got.substr(at, 16)
@@ -482,10 +482,11 @@ struct Case {
   End end;
 };
 
-std::vector<Case> property_cases(const std::vector<std::uint32_t>& repeats) {
+std::vector<Case> property_cases(const std::vector<std::uint32_t>& repeats,
+                                 const std::vector<End>& ends = {End::eof, End::open, End::stop}) {
   std::vector<Case> cases;
   for (std::uint32_t r : repeats) {
-    for (End end : {End::eof, End::open, End::stop}) {
+    for (End end : ends) {
       cases.push_back({line_limits(r), end});
       cases.push_back({line_limits(r, 64 * 1024, 3000), end});  // back-pressure on most recvs
     }
@@ -541,12 +542,14 @@ TEST(SessionProperty, RandomCuttingsOfALongInput) {
 }
 
 TEST(SessionProperty, RandomCuttingsWithRepeatThousand) {
-  const std::string input = long_input(43, false);  // one 16 KiB line: 16 MB of reply
-  for (const Case& c : property_cases({1000})) {
+  // One 16 KiB line makes 16 MB of reply: fewer cuttings here, and stop_input()
+  // (open end minus the fragment) is left to the tests above.
+  const std::string input = long_input(43, false);
+  for (const Case& c : property_cases({1000}, {End::eof, End::open})) {
     const std::string want = reference(input, c.limits, c.end);
     ASSERT_TRUE(same_bytes(drive(c.limits, input, fixed(1), random_sizes(7, 0, 70000), c.end).out, want))
         << describe(c) << ", 1-byte recvs";
-    for (std::uint32_t seed = 0; seed < 3; ++seed) {
+    for (std::uint32_t seed = 0; seed < 2; ++seed) {
       const Outcome run =
           drive(c.limits, input, random_sizes(seed, 1, 70000), random_sizes(seed + 1000, 0, 70000), c.end);
       ASSERT_TRUE(same_bytes(run.out, want)) << describe(c) << ", seed " << seed;
