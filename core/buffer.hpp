@@ -29,6 +29,9 @@ class Buffer {
   std::span<std::byte> mutable_data() { return {storage_.get() + begin_, end_ - begin_}; }
   void consume(std::size_t n);                // drop n readable bytes from the front
   void truncate(std::size_t n);               // keep only the first n readable bytes
+  void release_if_empty() {                   // give back storage handed out by an unused prepare()
+    if (empty()) release();
+  }
 
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }

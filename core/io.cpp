@@ -63,6 +63,7 @@ IoStatus pump_input(Connection& c, Stats& stats) {
       return IoStatus::paused;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ++stats.eagain;
+      c.session.on_nothing_received();  // the window's buffer goes back until data arrives
       return IoStatus::drained;
     } else if (errno != EINTR) {
       return connection_error(c, stats, "recv");  // ECONNRESET, ETIMEDOUT, ...

@@ -41,6 +41,8 @@ class EchoSession {
   std::span<std::byte> recv_window();
   void on_received(std::size_t n);  // n bytes landed at the start of recv_window()
   void on_peer_eof();               // recv() returned 0: answer the tail fragment, read no more
+  void on_nothing_received() { in_.release_if_empty(); }  // recv() found nothing (EAGAIN): an idle
+                                                          // session holds no buffer
   void stop_input();                // server shutting down: read no more, drop the fragment
 
   // The next bytes owed to the client, generated on demand; empty = nothing now.

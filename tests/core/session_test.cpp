@@ -752,5 +752,26 @@ TEST(SessionMemory, IdleSessionsHoldNothing) {
   }
 }
 
+// A server that offers a window and finds nothing to read (EAGAIN) must not keep
+// the window's buffer: the busy poller does that on every idle connection each turn.
+TEST(SessionMemory, AnEmptyReadGivesTheWindowBack) {
+  EchoSession s(line_limits(1));
+  ASSERT_FALSE(s.recv_window().empty());
+  EXPECT_GT(s.held_bytes(), 0u);
+  s.on_nothing_received();
+  EXPECT_EQ(s.held_bytes(), 0u);
+  // With a fragment held, the buffer stays: it holds data.
+  auto w = s.recv_window();
+  w[0] = std::byte{'x'};
+  s.on_received(1);
+  s.on_nothing_received();
+  EXPECT_GT(s.held_bytes(), 0u);
+  s.on_peer_eof();
+  Outcome run;
+  while (send_some(s, fixed(64), run)) {
+  }
+  EXPECT_EQ(run.out, "x\n");
+}
+
 }  // namespace
 }  // namespace muxlab::core
