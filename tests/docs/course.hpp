@@ -1,0 +1,58 @@
+// course.hpp - the runnable examples of docs/*.md, and the shape their output must keep.
+//
+// An example is a ```console block: `$ command` lines, each followed by the output
+// it shows (a command goes on over `> ` lines, as a here-document does in a terminal). The shown output is also the check, read as a shape:
+//   - a line `...` stands for any number of lines (none included);
+//   - inside a line, `...` stands for any text, a run of digits for any number,
+//     a run of blanks for any run of blanks; everything else must be there as shown.
+// So "received 30001 bytes" also matches "received 65483 bytes", and the ports,
+// pids and byte counts that change from run to run never make the course drift.
+//
+// An HTML comment right after the block can say more, `;`-separated:
+//   <!-- docs-test: continues; needs ss; timeout 20 -->
+//   continues   runs in the same shell as the block before (its servers, its jobs)
+//   unordered   the block's outputs may come in any order (ss lists sockets as
+//               its hash tables hold them); a `...` line then allows extra lines
+//   needs TOOL  skipped, saying so, when TOOL is not installed
+//   timeout S   seconds for the whole example (default 15)
+// Pure: no files, no processes, so the rules are tested on their own.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace muxlab::docs {
+
+struct Command {
+  std::string text;                   // as written after "$ " (and "> " lines, joined by '\n')
+  std::vector<std::string> expected;  // the output lines shown after it
+  int line = 0;                       // where it is in the file (1-based)
+  bool unordered = false;             // its output lines may come in any order
+
+  // Ends in `&`: a background job. The runner waits for the output shown for it.
+  bool background() const;
+};
+
+struct Example {
+  std::string file;  // "01-the-pair.md"
+  int line = 0;      // of the opening fence of its first block
+  std::string name;  // a gtest-safe name: "01_the_pair_1"
+  std::vector<Command> commands;
+  std::vector<std::string> needs;  // tools that must be on PATH
+  std::chrono::seconds timeout{15};
+};
+
+// Every example of one markdown file, in order. Throws std::runtime_error, naming
+// the file and line, on a block or directive it cannot read.
+std::vector<Example> parse_examples(std::string_view markdown, const std::string& file);
+
+// The regular expression (ECMAScript) that one shown output line stands for.
+std::string line_pattern(std::string_view shown);
+
+// Does `actual` have the shape that `shown` describes (in any order if `unordered`)?
+bool has_shape(const std::vector<std::string>& shown, const std::vector<std::string>& actual,
+               bool unordered = false);
+
+}  // namespace muxlab::docs

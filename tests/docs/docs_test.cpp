@@ -1,0 +1,162 @@
+// docs_test - runs every command of the course (docs/*.md) and checks that its
+// output still has the shape the chapter shows, so the course never drifts from
+// the programs. How examples are written: course.hpp; how they run: sandbox.hpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tests/docs/course.hpp"
+#include "tests/docs/sandbox.hpp"
+
+namespace muxlab::docs {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Case {
+  Example example;
+  std::string error;  // a file the parser could not read: the case fails with this
+};
+
+// What gtest prints for a failing example: where it is, not its bytes.
+void PrintTo(const Case& c, std::ostream* out) { *out << c.example.file << ":" << c.example.line; }
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<fs::path> course_files() {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(MUXLAB_DOCS_DIR))
+    if (entry.path().extension() == ".md") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (const auto& file : course_files()) {
+    const std::string name = file.filename().string();
+    try {
+      for (auto& example : parse_examples(read_file(file), name)) cases.push_back({std::move(example), {}});
+    } catch (const std::exception& e) {
+      Example broken;
+      broken.file = name;
+      broken.name = "unreadable_" + std::to_string(cases.size());
+      cases.push_back({std::move(broken), e.what()});
+    }
+  }
+  return cases;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += "    " + line + "\n";
+  return text.empty() ? "    (nothing)\n" : text;
+}
+
+class CourseExample : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CourseExample, OutputHasTheShapeShown) {
+  const Case& c = GetParam();
+  ASSERT_TRUE(c.error.empty()) << c.error;
+  const Example& example = c.example;
+  if (auto tool = missing_tool(example.needs); !tool.empty())
+    GTEST_SKIP() << example.file << ":" << example.line << " needs `" << tool << "`, which is not installed";
+  for (const auto& program : programs_used(example))
+    ASSERT_TRUE(fs::exists(fs::path(MUXLAB_BIN_DIR) / program))
+        << example.file << ":" << example.line << " runs build/bin/" << program << ", which is not built";
+
+  Transcript t = run_example(example, MUXLAB_BIN_DIR);
+  ASSERT_FALSE(t.timed_out) << example.file << ":" << example.line << " did not finish within "
+                            << example.timeout.count() << " s; the script was:\n"
+                            << t.script << "\nand it printed:\n" << t.output;
+  const bool print = std::getenv("MUXLAB_DOCS_PRINT") != nullptr;  // to refresh a chapter's output
+  for (std::size_t i = 0; i < example.commands.size(); ++i) {
+    const Command& command = example.commands[i];
+    if (print) std::cout << "$ " << command.text << "\n" << joined(t.outputs[i]);
+    EXPECT_TRUE(has_shape(command.expected, t.outputs[i], command.unordered))
+        << example.file << ":" << command.line << ": $ " << command.text << "\n  shows:\n"
+        << joined(command.expected) << "  printed:\n" << joined(t.outputs[i]);
+  }
+  EXPECT_TRUE(t.left_running.empty()) << example.file << ":" << example.line
+                                      << " leaves jobs running (a student's next server would find "
+                                         "its port taken; end with `kill %1; wait`):\n"
+                                      << joined(t.left_running);
+}
+
+INSTANTIATE_TEST_SUITE_P(Course, CourseExample, ::testing::ValuesIn(all_cases()),
+                         [](const auto& param_info) { return param_info.param.example.name; });
+
+// The index links every chapter, and every chapter has something to run.
+TEST(CourseIndex, LinksEveryChapterThatHasExamples) {
+  const std::string index = read_file(fs::path(MUXLAB_DOCS_DIR) / "README.md");
+  for (const auto& file : course_files()) {
+    const std::string name = file.filename().string();
+    if (name == "README.md") continue;
+    EXPECT_NE(index.find("(" + name + ")"), std::string::npos) << "docs/README.md does not link " << name;
+    EXPECT_FALSE(parse_examples(read_file(file), name).empty()) << name << " has no ```console example";
+  }
+}
+
+// The rules of course.hpp, on their own.
+TEST(Shape, DigitsBlanksAndEllipsesAreLoose) {
+  EXPECT_TRUE(has_shape({"received 30001 bytes"}, {"received 65483 bytes"}));
+  EXPECT_FALSE(has_shape({"received 30001 bytes"}, {"received bytes"}));
+  EXPECT_TRUE(has_shape({"LISTEN 0  128  127.0.0.1:2000"}, {"LISTEN   0 4096 127.0.0.1:25001"}));
+  EXPECT_TRUE(has_shape({"users:((\"blocking-server\",...))"}, {"users:((\"blocking-server\",pid=7,fd=3))"}));
+  EXPECT_FALSE(has_shape({"(a+b)*"}, {"aab"}));  // regex characters are literal
+}
+
+TEST(Shape, AnEllipsisLineIsAnyNumberOfLines) {
+  const std::vector<std::string> shown = {"received 1 bytes", "...", "chunks 2"};
+  EXPECT_TRUE(has_shape(shown, {"received 5 bytes", "chunks 1"}));
+  EXPECT_TRUE(has_shape(shown, {"received 5 bytes", "x", "y", "chunks 3"}));
+  EXPECT_FALSE(has_shape(shown, {"received 5 bytes"}));
+  EXPECT_FALSE(has_shape(shown, {"chunks 3"}));
+  EXPECT_TRUE(has_shape({}, {}));
+  EXPECT_FALSE(has_shape({}, {"unexpected"}));
+}
+
+TEST(Shape, UnorderedPairsLinesInAnyOrder) {
+  EXPECT_TRUE(has_shape({"a 1", "b"}, {"b", "a 2"}, true));
+  EXPECT_FALSE(has_shape({"a 1", "b"}, {"b", "b"}, true));
+  EXPECT_FALSE(has_shape({"a 1", "b"}, {"b", "a 2", "c"}, true));
+  EXPECT_TRUE(has_shape({"a 1", "...", "b"}, {"c", "b", "a 2"}, true));
+  EXPECT_FALSE(has_shape({"a 1", "b"}, {"b", "a 2"}));  // in order, unless told otherwise
+}
+
+TEST(Parse, BlocksCommandsDirectives) {
+  const std::string md =
+      "text\n```sh\n$ not run\n```\n"
+      "```console\n$ server --port 2000 &\nlistening on 127.0.0.1:2000\n$ client\nhello\n```\n"
+      "<!-- docs-test: needs ss; timeout 3 -->\n"
+      "```console\n$ cat > a <<EOF\n> x\n>\n> EOF\n$ kill %1; wait\n```\n<!-- docs-test: continues -->\n"
+      "```console\n$ other\n```\n";
+  auto examples = parse_examples(md, "01-x.md");
+  ASSERT_EQ(examples.size(), 2u);
+  EXPECT_EQ(examples[0].name, "01_x_1");
+  ASSERT_EQ(examples[0].commands.size(), 4u);
+  EXPECT_TRUE(examples[0].commands[0].background());
+  EXPECT_FALSE(examples[0].commands[1].background());
+  EXPECT_EQ(examples[0].commands[1].expected, std::vector<std::string>{"hello"});
+  EXPECT_EQ(examples[0].commands[2].text, "cat > a <<EOF\nx\n\nEOF");
+  EXPECT_TRUE(examples[0].commands[2].expected.empty());
+  EXPECT_EQ(examples[0].commands[3].line, 17);
+  EXPECT_EQ(examples[0].needs, std::vector<std::string>{"ss"});
+  EXPECT_EQ(examples[0].timeout, std::chrono::seconds(3 + 15));
+  EXPECT_EQ(examples[1].commands[0].text, "other");
+  EXPECT_THROW(parse_examples("```console\noutput first\n```\n", "x.md"), std::runtime_error);
+  EXPECT_THROW(parse_examples("```console\n$ a\n```\n<!-- docs-test: bogus -->\n", "x.md"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace muxlab::docs
