@@ -11,7 +11,7 @@
 // connections are set up once, outside it), so names end in
 // /iterations:1/real_time. Use --benchmark_repetitions for the spread.
 //
-// Usage:   echo-bench [--muxlab_quick] [--muxlab_seconds=S] [--muxlab_progress]
+// Usage:   echo-bench [--muxlab_quick] [--muxlab_seconds=S] [--muxlab_progress] [--muxlab_realtime]
 //                     [--benchmark_filter=...] [--benchmark_format=json] ...
 // See bench/README.md for the workloads and every counter.
 #include <benchmark/benchmark.h>
@@ -48,6 +48,7 @@ struct Settings {
   Plan plan = full_plan();
   bool pinned = false;
   bool progress = false;
+  bool realtime = false;
   rlim_t max_fds = 0;
 };
 Settings g;
@@ -372,6 +373,8 @@ void take_own_flags(int& argc, char** argv) {
       g.plan = quick_plan();
     } else if (arg == "--muxlab_progress") {
       g.progress = true;
+    } else if (arg == "--muxlab_realtime") {
+      g.realtime = true;
     } else if (arg.starts_with("--muxlab_seconds=")) {
       g.plan.seconds = std::stod(std::string(arg.substr(17)));
     } else {
@@ -405,6 +408,25 @@ void pin_if_possible() {
                                                          : "none (sched_setaffinity failed)");
 }
 
+// On a machine busy with other work, a woken server or load generator waits for
+// the running task's time slice (EEVDF), whatever its nice value, and the figures
+// measure that wait. SCHED_FIFO runs them the moment they are woken, as on an
+// idle machine; the servers inherit it through fork(). Opt-in: it needs
+// CAP_SYS_NICE, and it leaves other work only the kernel's RT throttling share
+// (sched_rt_runtime_us, 5 % by default) of a CPU that one of them keeps busy.
+void schedule_realtime_if_asked() {
+  if (!g.realtime) {
+    benchmark::AddCustomContext("muxlab_scheduling", "SCHED_OTHER (default)");
+    return;
+  }
+  sched_param param{};
+  param.sched_priority = 1;
+  const bool ok = ::sched_setscheduler(0, SCHED_FIFO, &param) == 0;
+  benchmark::AddCustomContext("muxlab_scheduling", ok ? "SCHED_FIFO 1 (load generator and servers)"
+                                                      : std::string("SCHED_OTHER (SCHED_FIFO refused: ") +
+                                                            std::strerror(errno) + ")");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -415,6 +437,7 @@ int main(int argc, char** argv) {
   g.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   raise_fd_limit();
   pin_if_possible();
+  schedule_realtime_if_asked();
   benchmark::AddCustomContext("muxlab_seconds_per_benchmark", std::to_string(g.plan.seconds));
   benchmark::AddCustomContext("muxlab_rlimit_nofile", std::to_string(g.max_fds));
   register_all();

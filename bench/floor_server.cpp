@@ -10,6 +10,7 @@
 // Usage:   floor-server [--host ADDR] [--port N]   (other server flags are ignored)
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,5 +64,6 @@ int main(int argc, char** argv) {
   for (;;) {
     Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (client) std::thread(echo, std::move(client)).detach();
+    else if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 10);  // out of descriptors: never spin
   }
 }

@@ -72,6 +72,10 @@ class Results:
         values = [r[metric] for r in runs if metric in r]
         return statistics.median(values) if values else None
 
+    def values(self, workload, model, metric, **params):
+        runs = self.runs.get((workload, model, tuple(sorted(params.items()))))
+        return [r[metric] for r in runs or [] if metric in r]
+
     def spread(self, workload, model, metric, **params):
         runs = self.runs.get((workload, model, tuple(sorted(params.items()))))
         values = [r[metric] for r in runs or [] if metric in r]
@@ -210,7 +214,7 @@ def plot_all(res, out):
                 line(axes[row][0], conns, [res.get("PingPong", m, "items_per_second", conns=c, bytes=size) for c in conns], m)
                 line(axes[row][1], conns, [res.get("PingPong", m, "msgs_per_server_cpu_s", conns=c, bytes=size) for c in conns], m)
             axes[row][0].set_title(f"Ping-pong, {size} B messages: messages per second")
-            axes[row][1].set_title(f"Ping-pong, {size} B: messages per second of server CPU (higher = cheaper)")
+            axes[row][1].set_title(f"{size} B: messages per server-CPU second (higher = cheaper)")
             for ax in axes[row]:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
@@ -252,7 +256,7 @@ def plot_all(res, out):
             axes[2].axhline(1024, color="k", linestyle=":", linewidth=1)
             axes[2].text(len(names) - 0.5, 1100, "1 KiB", ha="right", fontsize=8)
             axes[2].set_ylabel("bytes of server RSS")
-            axes[2].set_title("Memory per idle connection (at the most idle connections reached)")
+            axes[2].set_title("Server RSS per idle connection (at the largest K)")
         finish(fig, "idle_scaling.png")
 
     # 3. Chunking: the recv() sizes a client sees, per model.
@@ -309,7 +313,7 @@ def plot_all(res, out):
             axes[1].set_yscale("log")
             axes[1].set_ylim(floor / 2, 2)
             for i, p in enumerate(idle):
-                axes[1].text(i, max(floor, p[1]) * 1.3, f"{p[1]:.1e}" if p[1] < 0.01 else f"{p[1]:.2f}",
+                axes[1].text(i, max(floor, p[1]) * 1.3, "0" if p[1] == 0 else (f"{p[1]:.1e}" if p[1] < 0.01 else f"{p[1]:.2f}"),
                              ha="center", fontsize=7)
             axes[1].set_ylabel("server CPU seconds per second (log)")
             axes[1].set_title("Idle CPU: 100 connections open, no traffic")
@@ -321,14 +325,18 @@ def plot_all(res, out):
     if bulk:
         fig, ax = plt.subplots(figsize=(9, 4.3))
         ax.bar(range(len(bulk)), [b[1] for b in bulk], color=[STYLE.get(b[0], ("#333",))[0] for b in bulk])
+        for i, (m, v) in enumerate(bulk):  # the repetitions' range, when there are several
+            vals = [x / 1e6 for x in res.values("Bulk", m, "bytes_per_second", window=4 << 20)]
+            if len(vals) > 1:
+                ax.vlines(i, min(vals), max(vals), color="k", linewidth=1.5)
         ax.set_xticks(range(len(bulk)), [b[0] for b in bulk], rotation=45, fontsize=8)
         floor = dict(bulk).get("floor")
         if floor:
             ax.axhline(floor, color="k", linestyle=":", linewidth=1)
             ax.axhline(0.8 * floor, color="r", linestyle=":", linewidth=1)
-            ax.text(len(bulk) - 0.5, 0.8 * floor, "0.8 x floor", ha="right", va="bottom", fontsize=8, color="r")
+            ax.text(-0.4, 0.8 * floor, "0.8 x floor", ha="left", va="bottom", fontsize=8, color="r")
         ax.set_ylabel("MB/s echoed")
-        ax.set_title("Bulk raw echo, one connection streaming both ways")
+        ax.set_title("Bulk raw echo, one connection streaming both ways (black: range over repetitions)")
         finish(fig, "bulk.png")
     return made
 
@@ -398,7 +406,7 @@ def machine(res):
              + (f" (virtual machine, {virt})" if virt else ""),
              f"- kernel: {platform.system()} {platform.release()}",
              f"- run: {ctx.get('date', '?')} on {ctx.get('host_name', '?')}; load average at start {ctx.get('load_avg', '?')}",
-             f"- pinning: {ctx.get('muxlab_pinning', 'unknown')}",
+             f"- pinning: {ctx.get('muxlab_pinning', 'unknown')}; scheduling: {ctx.get('muxlab_scheduling', 'unknown')}",
              f"- measured time per benchmark: {ctx.get('muxlab_seconds_per_benchmark', '?')} s, "
              f"repetitions: {res.repetitions()}; RLIMIT_NOFILE {ctx.get('muxlab_rlimit_nofile', '?')}",
              f"- Google Benchmark library build: {ctx.get('library_build_type', '?')} (the timing loop is one "
@@ -491,10 +499,19 @@ def write_report(res, out, notes, command):
                 row.append(fmt(v) if v is not None else ("skipped" if ("IdleScaling", m, (("idle", k),)) in res.errors else "–"))
             for k in ks:
                 row.append(fmt(g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k)))
-            row.append(fmt(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=max(ks)), "B"))
+            reached = [k for k in ks if k > 0 and g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k) is not None]
+            c0 = g(m, "IdleScaling", "server_cpu_us_per_msg", idle=0)
+            if reached and c0 is not None:
+                k = max(reached)
+                slope = (g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k) - c0) * 1000 / k
+                row.append(f"{slope:.1f} (K={k})")
+            else:
+                row.append("–")
+            row.append(fmt(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=max(reached or ks)), "B")
+                       + (f" (K={max(reached)})" if reached and max(reached) != max(ks) else ""))
             rows.append(row)
         md += [md_table(["model"] + [f"rtt p50 us, K={k}" for k in ks] + [f"CPU us/msg, K={k}" for k in ks]
-                        + [f"RSS per idle conn, K={max(ks)}"], rows), ""]
+                        + ["server CPU ns per msg per idle conn", "RSS per idle conn"], rows), ""]
 
     if "chunking.png" in plots:
         md += ["## Chunking: a short request, a long reply", "",
