@@ -2,9 +2,8 @@
 // the sockets that are ready.
 //
 // The model: one thread, one epoll instance. Each socket is registered once
-// (epoll_ctl EPOLL_CTL_ADD) and stays registered; epoll_wait() returns just the
-// ready ones, so a wakeup costs O(ready), not O(watched) as with select and
-// poll. 10,000 idle connections cost memory in the kernel, and no time.
+// (EPOLL_CTL_ADD) and stays registered; epoll_wait() returns just the ready
+// ones: a wakeup costs O(ready), not O(watched) as with select and poll.
 //
 // What it teaches: the two ways epoll reports readiness.
 //   level-triggered (default)  "this socket is readable" for as long as it is.
@@ -14,7 +13,7 @@
 //                              once. Read to EAGAIN before waiting again, and
 //                              remember the work left over yourself.
 //
-// Its limits: Linux only; one epoll_ctl() per change of interest (level) or
+// Its limits: Linux only; an epoll_ctl() per change of interest (level), or
 // bookkeeping the kernel no longer does for you (edge); one thread, one core.
 //
 // Usage:   epoll-server [--port 2000] [--edge] [--repeat R] [--stats] [--verbose] ...
@@ -25,6 +24,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -42,8 +42,7 @@ using namespace muxlab::core;
 
 namespace {
 
-constexpr int kMaxEvents = 256;           // events taken per epoll_wait(); the rest wait for the next
-constexpr std::size_t kReservedFds = 16;  // stdio, listener, epoll, self-pipe, one to say "server full"
+constexpr int kMaxEvents = 256;  // events taken per epoll_wait(); the rest wait for the next
 
 struct Client {
   Client(Fd fd, const Limits& limits) : conn(std::move(fd), limits) {}
@@ -58,21 +57,26 @@ struct Server {
   ServerOptions options;
   bool edge = false;
   Stats stats;
-  Fd epoll;
-  Fd listener;
+  Fd epoll, listener;
   std::vector<std::unique_ptr<Client>> clients;  // indexed by fd: event.data.fd finds it, reset() removes it
   std::size_t open = 0;                          // clients in use
   std::vector<int> ready, turn;                  // edge: the ready list, and the copy being served
   bool any_closing = false;                      // some client lingers after our half-close
   bool accept_paused = false;                    // out of descriptors: listener not watched
-  Clock::time_point accept_retry{};
+  Clock::time_point next_tick{};                 // lingering sweep, paused accept retried
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
 };
 
-std::size_t default_max_clients() {
+// What RLIMIT_NOFILE leaves: the limit, less every descriptor open now (ours and
+// inherited ones), less one kept spare to accept a client and say "server full".
+std::size_t model_max_clients() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return 1'000'000;
-  return limit.rlim_cur > kReservedFds + 1 ? limit.rlim_cur - kReservedFds : 1;
+  std::error_code ec;
+  rlim_t open_now = 0;  // the listing's own descriptor counts too: a second spare
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
+    ++open_now;
+  return limit.rlim_cur > open_now + 1 ? static_cast<std::size_t>(limit.rlim_cur - open_now - 1) : 1;
 }
 
 void watch_or_die(Server& s, int op, int fd, std::uint32_t events) {
@@ -82,69 +86,64 @@ void watch_or_die(Server& s, int op, int fd, std::uint32_t events) {
   if (::epoll_ctl(s.epoll.get(), op, fd, &ev) < 0) die_errno("epoll_ctl fd %d", fd);
 }
 
-// What a level-triggered client should be watched for: only what it can act on.
-// Watching EPOLLOUT with nothing to send, or EPOLLIN while back-pressured, would
-// make every epoll_wait() return at once, for ever: a busy loop.
-std::uint32_t level_interest(const Connection& c) {
-  return (wants_input(c) ? std::uint32_t{EPOLLIN} : 0u) | (wants_output(c) ? std::uint32_t{EPOLLOUT} : 0u);
+// The client on descriptor fd, or nullptr (closed, or never one).
+Client* client_at(Server& s, int fd) {
+  const auto slot = static_cast<std::size_t>(fd);
+  return slot < s.clients.size() ? s.clients[slot].get() : nullptr;
 }
 
-void pause_accepting(Server& s) {
-  // EMFILE: the connection stays in the backlog and the listener stays readable,
-  // so a watched listener would wake us at once, for ever. Stop watching it until
-  // a client closes (a descriptor is free) or a tick has passed.
-  watch_or_die(s, EPOLL_CTL_MOD, s.listener.get(), 0);
-  s.accept_paused = true;
-  s.accept_retry = Clock::now() + kTick;
+// Out of descriptors (EMFILE), the connection stays in the backlog and the
+// listener stays readable: watched, it would wake us at once, for ever. So it is
+// not watched until a client closes (a descriptor is free) or the next tick.
+void set_accepting(Server& s, bool on) {
+  if (!s.listener || s.accept_paused == !on) return;  // closed, or already so
+  watch_or_die(s, EPOLL_CTL_MOD, s.listener.get(), on ? std::uint32_t{EPOLLIN} : 0u);  // pending: reported at once
+  s.accept_paused = !on;
 }
 
-void resume_accepting(Server& s) {
-  if (!s.accept_paused || !s.listener) return;
-  watch_or_die(s, EPOLL_CTL_MOD, s.listener.get(), EPOLLIN);  // still readable: reported at once
-  s.accept_paused = false;
-}
-
-void close_client(Server& s, int fd) {
-  // epoll(7), Q&A 6: close() takes a descriptor out of an epoll set only when no
+void close_conn(Server& s, int fd) {
+  // epoll(7), Q&A: close() takes a descriptor out of an epoll set only once no
   // duplicate of it (dup, fork, SCM_RIGHTS) remains open. Say what we mean
   // instead of relying on that: remove it first, then close it.
   ::epoll_ctl(s.epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
   vlog("fd %d: closed", fd);
   s.clients[static_cast<std::size_t>(fd)].reset();  // ~Fd closes the socket
   --s.open;
-  resume_accepting(s);
+  set_accepting(s, true);
 }
 
 // After a client's turn: close it, or bring epoll's view of it up to date.
 void settle(Server& s, int fd, Served served) {
-  if (!served.keep) return close_client(s, fd);
-  Client& cl = *s.clients[static_cast<std::size_t>(fd)];
+  if (!served.keep) return close_conn(s, fd);
+  Client& cl = *client_at(s, fd);
   if (cl.conn.closing) s.any_closing = true;
   if (!s.edge) {
-    const std::uint32_t want = level_interest(cl.conn);
+    // Level: watch only what the client can act on now. EPOLLOUT with nothing to
+    // send, or EPOLLIN while back-pressured, would end every wait at once: a spin.
+    const std::uint32_t want = (wants_input(cl.conn) ? std::uint32_t{EPOLLIN} : 0u) |
+                               (wants_output(cl.conn) ? std::uint32_t{EPOLLOUT} : 0u);
     if (want != cl.registered) {  // epoll_ctl() only on a change (Redis merges masks, muduo keeps index_)
       watch_or_die(s, EPOLL_CTL_MOD, fd, want);
       cl.registered = want;
     }
     return;  // work left over is reported again: the level still holds
   }
-  // Edge: no new event comes for work we already know of. The turn budget ran
-  // out, or input was reported while we could not read (back-pressure, which
-  // the output just sent may have released, or a lingering close waiting for
-  // the client's EOF): serve it again before waiting.
+  // Edge: no new event comes for work we already know of: the budget ran out,
+  // or input came while we could not read it (back-pressure, maybe released by
+  // what was just sent; a lingering close owed the EOF). Serve it again first.
   if (!cl.on_ready_list && (served.more || (cl.input_pending && wants_input(cl.conn)))) {
+    vlog("fd %d: work left over: on the ready list", fd);
     cl.on_ready_list = true;
     s.ready.push_back(fd);
   }
 }
 
 // An edge-triggered turn. serve_ready() would do, but it cannot tell us whether
-// input was read to EAGAIN, and that is the one thing edge-triggering needs:
-// epoll(7), "Possible pitfalls and ways to avoid them": wait for an event only
-// after read or write returned EAGAIN. A short recv() means the same here (a
-// stream socket's buffer is empty), so pump_input() reports it as `drained` -
-// unless the client's FIN came with the data: EPOLLRDHUP was that edge, and the
-// EOF behind a short read must still be read.
+// input was read to EAGAIN, and that is what edge-triggering needs: epoll(7),
+// Q&A: "You must consider it ready until the next (nonblocking) read/write
+// yields EAGAIN"; on a stream socket a short read says the same, and
+// pump_input() reports both as `drained`. Unless the client's FIN came with
+// the data: EPOLLRDHUP was that edge, and the EOF behind the short read is owed.
 Served serve_edge(Server& s, Client& cl) {
   Connection& c = cl.conn;
   bool more = false;
@@ -162,9 +161,8 @@ Served serve_edge(Server& s, Client& cl) {
 
 void on_client_event(Server& s, const epoll_event& ev) {
   const int fd = ev.data.fd;
-  // Closed earlier in this batch: epoll_ctl(DEL) does not recall events already returned.
-  if (static_cast<std::size_t>(fd) >= s.clients.size() || !s.clients[static_cast<std::size_t>(fd)]) return;
-  Client& cl = *s.clients[static_cast<std::size_t>(fd)];
+  if (client_at(s, fd) == nullptr) return;  // closed by an earlier event of this batch (epoll(7) pitfalls)
+  Client& cl = *client_at(s, fd);
   // Hang-up and error count as readable: recv() then returns EOF or the error,
   // and every reply owed (or the tail end) is still sent. Never close on HUP alone.
   const bool readable = (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
@@ -176,12 +174,13 @@ void on_client_event(Server& s, const epoll_event& ev) {
 }
 
 // Edge: clients with work left over, each one more budgeted turn, after
-// everyone the last epoll_wait() reported. Serving one client to the end
-// instead would starve the others (epoll(7), Q&A 9 and "starvation").
+// everyone the last epoll_wait() reported. Draining one client to the end
+// instead would starve the others: epoll(7), "Possible pitfalls and ways to
+// avoid them", Starvation, whose remedy is this ready list.
 void serve_ready_list(Server& s) {
   s.turn.swap(s.ready);
   for (int fd : s.turn) {
-    Client* cl = s.clients[static_cast<std::size_t>(fd)].get();
+    Client* cl = client_at(s, fd);
     if (cl == nullptr || !cl->on_ready_list) continue;  // closed since (and maybe the fd reused)
     cl->on_ready_list = false;
     settle(s, fd, serve_edge(s, *cl));
@@ -191,10 +190,10 @@ void serve_ready_list(Server& s) {
 
 void adopt(Server& s, Fd fd) {
   const int n = fd.get();
-  vlog("fd %d: connection from %s", n, peer_address(n).c_str());
+  vlog("fd %d: connected from %s", n, peer_address(n).c_str());
   auto cl = std::make_unique<Client>(std::move(fd), s.options.limits);
-  // Edge: registered once for everything, and never changed (muduo and Redis
-  // change ET masks too; here the ready list holds what the mask would).
+  // Edge: registered once for everything and never changed; the ready list
+  // and input_pending keep what a changing mask would.
   cl->registered = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : std::uint32_t{EPOLLIN};
   epoll_event ev{};
   ev.events = cl->registered;
@@ -205,19 +204,23 @@ void adopt(Server& s, Fd fd) {
     reject_client(std::move(cl->conn.fd), s.stats);
     return;
   }
-  if (static_cast<std::size_t>(n) >= s.clients.size()) s.clients.resize(static_cast<std::size_t>(n) + 1);
-  s.clients[static_cast<std::size_t>(n)] = std::move(cl);
+  const auto slot = static_cast<std::size_t>(n);
+  if (slot >= s.clients.size()) s.clients.resize(slot + 1);
+  s.clients[slot] = std::move(cl);
 }
 
 void accept_clients(Server& s) {
   const AcceptOutcome outcome = accept_pending(s.listener.get(), s.open, s.options.max_clients, s.stats,
                                                [&s](Fd fd) { adopt(s, std::move(fd)); });
-  if (outcome == AcceptOutcome::out_of_descriptors) pause_accepting(s);
+  if (outcome == AcceptOutcome::out_of_descriptors) {
+    vlog("accept: out of descriptors, pausing until a connection closes");
+    set_accepting(s, false);
+  }
 }
 
 // SIGINT/SIGTERM: accept no more, finish what each client is owed, within the drain time.
-void start_stop(Server& s) {
-  vlog("stop requested: draining %zu connection(s)", s.open);
+void begin_shutdown(Server& s) {
+  vlog("stop requested: draining %zu connections", s.open);
   ::epoll_ctl(s.epoll.get(), EPOLL_CTL_DEL, stop_fd(), nullptr);  // stays readable: stop watching it
   ::epoll_ctl(s.epoll.get(), EPOLL_CTL_DEL, s.listener.get(), nullptr);
   s.listener.reset();
@@ -227,24 +230,28 @@ void start_stop(Server& s) {
     if (s.clients[fd]) settle(s, static_cast<int>(fd), begin_stop(s.clients[fd]->conn, s.stats, s.options));
 }
 
-// Clients that never sent their EOF after our half-close. Runs at most once a
-// tick, and only while some client lingers: it scans the whole table.
-void sweep_lingering(Server& s, Clock::time_point now) {
+// Once per kTick: give a paused accept another try, and close clients that
+// never sent their EOF after our half-close (a scan of the whole table, so
+// only while some client lingers).
+void on_tick(Server& s, Clock::time_point now) {
+  s.next_tick = now + kTick;
+  set_accepting(s, true);
+  if (!s.any_closing) return;
   s.any_closing = false;
   for (std::size_t fd = 0; fd < s.clients.size(); ++fd) {
     Client* cl = s.clients[fd].get();
     if (cl == nullptr || !cl->conn.closing) continue;
     if (linger_expired(cl->conn, now)) {
       ++s.stats.linger_timeouts;
-      close_client(s, static_cast<int>(fd));
+      close_conn(s, static_cast<int>(fd));
     } else {
       s.any_closing = true;
     }
   }
 }
 
-bool finished(const Server& s) {
-  return s.drain_deadline && (s.open == 0 || Clock::now() >= *s.drain_deadline);
+bool running(const Server& s) {
+  return !s.drain_deadline || (s.open != 0 && Clock::now() < *s.drain_deadline);
 }
 
 }  // namespace
@@ -257,11 +264,11 @@ int main(int argc, char** argv) {
   };
   s.options = parse_server_options(argc, argv, "epoll-server",
                                    "The epoll(7) echo server: level-triggered, or edge-triggered with --edge.", extra);
-  if (s.options.max_clients == 0) s.options.max_clients = default_max_clients();
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM make stop_fd() readable
   s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
   s.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!s.epoll) die_errno("epoll_create1");
+  if (s.options.max_clients == 0) s.options.max_clients = model_max_clients();
   // The listener and the self-pipe stay level-triggered in both modes:
   // accept_pending() drains the backlog anyway, and the pipe is read by nobody.
   watch_or_die(s, EPOLL_CTL_ADD, s.listener.get(), EPOLLIN);
@@ -269,8 +276,7 @@ int main(int argc, char** argv) {
   announce_listening(s.listener.get());
 
   epoll_event events[kMaxEvents];
-  Clock::time_point next_sweep = Clock::now() + kTick;
-  while (!finished(s)) {
+  while (running(s)) {
     // With work on the ready list, only look for news (timeout 0), never sleep.
     const int timeout =
         s.ready.empty() ? wait_timeout_ms(s.any_closing, s.accept_paused, s.drain_deadline) : 0;
@@ -282,17 +288,12 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == stop_fd()) start_stop(s);
-      else if (s.listener && fd == s.listener.get()) accept_clients(s);
+      if (fd == stop_fd()) begin_shutdown(s);
+      else if (fd == s.listener.get()) accept_clients(s);
       else on_client_event(s, events[i]);
     }
     serve_ready_list(s);
-    const Clock::time_point now = Clock::now();
-    if (s.accept_paused && now >= s.accept_retry) resume_accepting(s);
-    if (s.any_closing && now >= next_sweep) {
-      sweep_lingering(s, now);
-      next_sweep = now + kTick;
-    }
+    if (const auto now = Clock::now(); now >= s.next_tick) on_tick(s, now);
   }
   if (s.options.stats) s.stats.print(stderr);
   return 0;

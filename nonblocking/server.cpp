@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -41,8 +42,6 @@ using namespace muxlab::core;
 
 namespace {
 
-constexpr std::size_t kReservedFds = 16;  // stdio, listener, self-pipe, one to say "server full"
-
 struct Server {
   ServerOptions options;
   std::uint64_t idle_sleep_us = 0;  // 0: spin
@@ -56,13 +55,19 @@ struct Server {
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
 };
 
-std::size_t default_max_clients() {
+// What RLIMIT_NOFILE leaves: the limit, less every descriptor open now (ours and
+// inherited ones), less one kept spare to accept a client and say "server full".
+std::size_t model_max_clients() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return 1'000'000;
-  return limit.rlim_cur > kReservedFds + 1 ? limit.rlim_cur - kReservedFds : 1;
+  std::error_code ec;
+  rlim_t open_now = 0;  // the listing's own descriptor counts too: a second spare
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
+    ++open_now;
+  return limit.rlim_cur > open_now + 1 ? static_cast<std::size_t>(limit.rlim_cur - open_now - 1) : 1;
 }
 
-void close_connection(Server& s, std::size_t i) {
+void close_conn(Server& s, std::size_t i) {
   vlog("fd %d: closed", s.conns[i].fd.get());
   std::swap(s.conns[i], s.conns.back());  // order does not matter: every turn visits all
   s.conns.pop_back();                     // ~Fd closes the socket
@@ -77,12 +82,13 @@ void accept_clients(Server& s) {
   // accept4() on a nonblocking listener: EAGAIN when nobody is waiting (counted).
   const AcceptOutcome outcome =
       accept_pending(s.listener.get(), s.open, s.options.max_clients, s.stats, [&s](Fd fd) {
-        vlog("fd %d: connection from %s", fd.get(), peer_address(fd.get()).c_str());
+        vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
         s.conns.emplace_back(std::move(fd), s.options.limits);
       });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     // EMFILE leaves the connection in the backlog: trying again at once would
     // fail again. Wait for a close or a tick instead.
+    vlog("accept: out of descriptors, pausing until a connection closes");
     s.accept_paused = true;
     s.accept_retry = Clock::now() + kTick;
   }
@@ -96,7 +102,7 @@ void serve_all(Server& s) {
     Connection& c = s.conns[i];
     const Served served = serve_ready(c, /*readable=*/wants_input(c), s.stats, s.options);
     if (served.keep) ++i;  // budget spent (served.more): the next turn is never far
-    else close_connection(s, i);  // the last one moved to i: visit it next
+    else close_conn(s, i);  // the last one moved to i: visit it next
   }
 }
 
@@ -105,7 +111,7 @@ void sweep_lingering(Server& s, Clock::time_point now) {
   for (std::size_t i = 0; i < s.conns.size();) {
     if (linger_expired(s.conns[i], now)) {
       ++s.stats.linger_timeouts;
-      close_connection(s, i);
+      close_conn(s, i);
     } else {
       ++i;
     }
@@ -113,13 +119,13 @@ void sweep_lingering(Server& s, Clock::time_point now) {
 }
 
 // SIGINT/SIGTERM: accept no more, finish what each client is owed, within the drain time.
-void start_stop(Server& s) {
-  vlog("stop requested: draining %zu connection(s)", s.open);
+void begin_shutdown(Server& s) {
+  vlog("stop requested: draining %zu connections", s.open);
   s.listener.reset();
   s.drain_deadline = Clock::now() + s.options.drain;
   for (std::size_t i = 0; i < s.conns.size();) {
     if (begin_stop(s.conns[i], s.stats, s.options).keep) ++i;
-    else close_connection(s, i);
+    else close_conn(s, i);
   }
 }
 
@@ -136,8 +142,8 @@ void sleep_us(std::uint64_t us) {
   ::nanosleep(&ts, nullptr);  // EINTR (a stop signal) just ends the nap early
 }
 
-bool finished(const Server& s) {
-  return s.drain_deadline && (s.conns.empty() || Clock::now() >= *s.drain_deadline);
+bool running(const Server& s) {
+  return !s.drain_deadline || (!s.conns.empty() && Clock::now() < *s.drain_deadline);
 }
 
 }  // namespace
@@ -150,15 +156,15 @@ int main(int argc, char** argv) {
   };
   s.options = parse_server_options(argc, argv, "nonblocking-server",
                                    "The busy-polling echo server: O_NONBLOCK sockets, no readiness call.", extra);
-  if (s.options.max_clients == 0) s.options.max_clients = default_max_clients();
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM set stop_requested()
   s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
+  if (s.options.max_clients == 0) s.options.max_clients = model_max_clients();
   announce_listening(s.listener.get());
 
   Clock::time_point next_sweep = Clock::now() + kTick;
-  while (!finished(s)) {
+  while (running(s)) {
     ++s.stats.wakeups;  // here: one turn of the loop
-    if (stop_requested() && !s.drain_deadline) start_stop(s);
+    if (stop_requested() && !s.drain_deadline) begin_shutdown(s);
     const std::uint64_t before = work_done(s);
     accept_clients(s);
     serve_all(s);
