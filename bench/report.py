@@ -549,9 +549,13 @@ def write_report(res, out, notes, command):
         rows = [[m, fmt(mb(g(m, "Bulk", "bytes_per_second", window=4 << 20))),
                  fmt_ratio(ratio(g(m, "Bulk", "bytes_per_second", window=4 << 20), fl)),
                  fmt(g(m, "Bulk", "server_cpu_share", window=4 << 20)),
-                 fmt(g(m, "Bulk", "bytes_per_server_cpu_s", window=4 << 20), "B")]
+                 fmt(g(m, "Bulk", "bytes_per_server_cpu_s", window=4 << 20), "B"),
+                 fmt(g(m, "Bulk", "server_bytes_per_recv", window=4 << 20), "B"),
+                 fmt(g(m, "Bulk", "server_bytes_per_send", window=4 << 20), "B"),
+                 fmt(g(m, "Bulk", "server_bytes_per_wakeup", window=4 << 20), "B")]
                 for m in res.models("Bulk")]
-        md += [md_table(["model", "MB/s", "x floor", "server CPU share", "bytes per server-CPU-s"], rows), ""]
+        md += [md_table(["model", "MB/s", "x floor", "server CPU share", "bytes per server-CPU-s",
+                         "server bytes/recv", "server bytes/send", "server bytes/wakeup"], rows), ""]
 
     md += ["## Noise", "", f"Each benchmark ran {res.repetitions()} time(s). Spread = (max - min) / median over the "
            "repetitions of one benchmark; the table gives its median, 90th percentile and maximum across benchmarks.", ""]
