@@ -82,7 +82,9 @@ TEST_P(ServerConformance, ClientThatNeverReadsStallsNobody) {
     pollfd p{hog.fd(), POLLOUT, 0};
     if (::poll(&p, 1, 250) == 0) break;  // pushed back
   }
-  EXPECT_LT(server.rss_bytes(), 64 * kMiB) << "held for a client that never reads";
+  if (!kSanitized) {
+    EXPECT_LT(server.rss_bytes(), 64 * kMiB) << "held for a client that never reads";
+  }
   {
     TestClient other = connect(server);
     other.send_all("still there?\n", 5s);
@@ -137,7 +139,9 @@ TEST_P(ServerConformance, IdleConnectionsCostLittle) {
   RecordProperty("rss_bytes_per_idle_connection", static_cast<int>(per_connection));
   std::cout << spec().binary << ": " << n << " idle connections, RSS " << before / 1024 << " KiB -> "
             << after / 1024 << " KiB, " << per_connection << " bytes each\n";
-  EXPECT_LT(per_connection, 64u * 1024);
+  if (!kSanitized) {
+    EXPECT_LT(per_connection, 64u * 1024);
+  }
   {
     TestClient active = connect(server);
     EXPECT_EQ(converse(active, "among the idle\n"), "among the idle\n");
@@ -173,7 +177,9 @@ TEST_P(ServerConformance, HugeReplyToASlowReaderInBoundedMemory) {
   EXPECT_TRUE(reply.complete()) << "read " << reply.received() << " of " << reply.total()
                                 << (reply.matches() ? "" : ", with wrong bytes") << (reply.reset() ? ", reset" : "");
   RecordProperty("peak_rss_bytes", static_cast<int>(peak_rss));
-  EXPECT_LT(peak_rss, kRssLimit);
+  if (!kSanitized) {
+    EXPECT_LT(peak_rss, kRssLimit);
+  }
   client.close();
   ServerStats stats = stop(server);
   EXPECT_EQ(stats["bytes_out"], reply.total());
@@ -236,6 +242,7 @@ TEST_P(ServerConformance, OutOfDescriptorsKeepsServing) {
   if (!spec().concurrent)
     GTEST_SKIP() << spec().binary << " holds one client at a time: no descriptor limit it can reach would "
                                      "leave it a client to serve";
+  if (kSanitized) GTEST_SKIP() << "sanitizer runtimes abort when out of descriptors (see wire.hpp)";
   SpawnOptions options;
   options.max_open_files = 64;
   ServerProcess server = start({}, options);
