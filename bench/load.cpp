@@ -20,8 +20,8 @@ constexpr std::size_t kRotations = 16;                     // distinct ping-pong
 constexpr std::chrono::seconds kStallLimit{10};            // no progress this long fails a run
 constexpr std::size_t kMaxChunksRecorded = std::size_t{1} << 20;
 constexpr std::size_t kBulkPeriod = 65521;                 // prime: never aligned with a buffer size
-constexpr std::size_t kBulkSend = 64 * 1024;
-constexpr std::size_t kBulkRecv = 256 * 1024;
+constexpr std::size_t kBulkSend = 256 * 1024;
+constexpr std::size_t kBulkRecv = 1024 * 1024;
 
 [[noreturn]] void fail(const std::string& what) { throw LoadError(what); }
 [[noreturn]] void fail_errno(const char* call) { fail(std::string(call) + ": " + std::strerror(errno)); }

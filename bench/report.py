@@ -388,7 +388,10 @@ def targets(res):
         f"server RSS {fmt(res.get('IdleScaling', 'epoll', 'server_rss_bytes', idle=k), 'B')} with {k} idle")
     e = res.get("Bulk", "epoll", "bytes_per_second", window=4 << 20)
     f = res.get("Bulk", "floor", "bytes_per_second", window=4 << 20)
-    add("epoll bulk / floor bulk", ratio(e, f), 0.8, True, f"epoll {fmt(mb(e))} MB/s, floor {fmt(mb(f))} MB/s")
+    ee = res.get("Bulk", "epoll", "bytes_per_server_cpu_s", window=4 << 20)
+    fe = res.get("Bulk", "floor", "bytes_per_server_cpu_s", window=4 << 20)
+    add("epoll bulk / floor bulk", ratio(e, f), 0.8, True,
+        f"epoll {fmt(mb(e))} MB/s, floor {fmt(mb(f))} MB/s; per server-CPU-second {fmt_ratio(ratio(ee, fe))}")
     return rows
 
 
@@ -543,18 +546,19 @@ def write_report(res, out, notes, command):
         md += [md_table(["model", "idle CPU share", "server CPU s in the window"], rows), ""]
 
     if "bulk.png" in plots:
-        md += ["## Bulk raw echo", "", "`--framing raw`, one connection, the load generator writing 64 KiB "
+        md += ["## Bulk raw echo", "", "`--framing raw`, one connection, the load generator writing 256 KiB "
                "chunks with up to 4 MiB in flight and checking every byte that comes back.", "", "![bulk](bulk.png)", ""]
         fl = g("floor", "Bulk", "bytes_per_second", window=4 << 20)
         rows = [[m, fmt(mb(g(m, "Bulk", "bytes_per_second", window=4 << 20))),
                  fmt_ratio(ratio(g(m, "Bulk", "bytes_per_second", window=4 << 20), fl)),
                  fmt(g(m, "Bulk", "server_cpu_share", window=4 << 20)),
+                 fmt(g(m, "Bulk", "client_cpu_share", window=4 << 20)),
                  fmt(g(m, "Bulk", "bytes_per_server_cpu_s", window=4 << 20), "B"),
                  fmt(g(m, "Bulk", "server_bytes_per_recv", window=4 << 20), "B"),
                  fmt(g(m, "Bulk", "server_bytes_per_send", window=4 << 20), "B"),
                  fmt(g(m, "Bulk", "server_bytes_per_wakeup", window=4 << 20), "B")]
                 for m in res.models("Bulk")]
-        md += [md_table(["model", "MB/s", "x floor", "server CPU share", "bytes per server-CPU-s",
+        md += [md_table(["model", "MB/s", "x floor", "server CPU share", "load-gen CPU share", "bytes per server-CPU-s",
                          "server bytes/recv", "server bytes/send", "server bytes/wakeup"], rows), ""]
 
     md += ["## Noise", "", f"Each benchmark ran {res.repetitions()} time(s). Spread = (max - min) / median over the "
