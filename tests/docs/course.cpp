@@ -138,8 +138,20 @@ std::string line_pattern(std::string_view shown) {
       pattern += ".*";
       shown.remove_prefix(kWildcard.size());
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      pattern += "\\d+";
-      while (!shown.empty() && std::isdigit(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);
+      // A number: digits, maybe a fraction, maybe an SI suffix as Google
+      // Benchmark prints them (259.072, 35, 3.48979k all match one another).
+      pattern += "\\d+(\\.\\d+)?[kMG]?";
+      auto skip_digits = [&shown] {
+        while (!shown.empty() && std::isdigit(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);
+      };
+      skip_digits();
+      if (shown.size() >= 2 && shown[0] == '.' && std::isdigit(static_cast<unsigned char>(shown[1]))) {
+        shown.remove_prefix(1);
+        skip_digits();
+      }
+      if (!shown.empty() && std::string_view("kMG").find(shown.front()) != std::string_view::npos &&
+          (shown.size() == 1 || !std::isalnum(static_cast<unsigned char>(shown[1]))))
+        shown.remove_prefix(1);
     } else if (std::isspace(static_cast<unsigned char>(c))) {
       pattern += "\\s+";
       while (!shown.empty() && std::isspace(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);

@@ -112,7 +112,10 @@ std::string make_script(const Example& example, const fs::path& root) {
     text.erase(text.find_last_of('&'));
     const std::string fifo = quoted((root / ("bg-" + std::to_string(i))).string());
     script += "mkfifo " + fifo + "\n";
-    script += text + " > " + fifo + " &\n";
+    // The fifo comes first, so that the command's own `2>&1` sends stderr there
+    // too; a plain command stays the job itself, so that $! is its pid.
+    if (text.find('|') == std::string::npos) script += "> " + fifo + " " + text + " &\n";
+    else script += "{ " + text + "; } > " + fifo + " &\n";
     script += "for ((k = 0; k < " + std::to_string(shown) + "; ++k)); do IFS= read -r -t 10 line || break; "
               "printf '%s\\n' \"$line\"; done < " + fifo + "\n";
   }
