@@ -385,6 +385,14 @@ void take_own_flags(int& argc, char** argv) {
     } else if (arg.starts_with("--muxlab_seconds=")) {
       g.plan.seconds = std::stod(std::string(arg.substr(17)));
     } else {
+      if (arg == "--help")
+        std::printf(
+            "echo-bench: every muxlab model on the same work (bench/README.md).\n"
+            "  --muxlab_quick       the short common set (bench/side_by_side.sh)\n"
+            "  --muxlab_seconds=S   measured time per benchmark (default 0.5, quick 0.25)\n"
+            "  --muxlab_progress    a line on stderr as each benchmark starts\n"
+            "  --muxlab_realtime    SCHED_FIFO for the load generator and servers (busy machines)\n"
+            "Google Benchmark's own flags follow.\n\n");
       argv[kept++] = argv[i];
     }
   }
