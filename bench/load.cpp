@@ -187,7 +187,7 @@ std::vector<Fd> open_connections(const std::string& host, std::uint16_t port, st
         if (k < 0) fail_errno("recv");
         if (k == 0) fail("connection " + std::to_string(first + i) + " closed by the server before its echo");
         if (std::string_view(got, static_cast<std::size_t>(k)) != kPing.substr(echoed[i], static_cast<std::size_t>(k)))
-          fail("connection " + std::to_string(first + i) + " refused: '" +
+          fail("connection " + std::to_string(first + i) + ": unexpected answer to a 2-byte echo: '" +
                peek_text(fd, std::string_view(got, static_cast<std::size_t>(k))) + "'");
         echoed[i] += static_cast<std::size_t>(k);
         if (echoed[i] == kPing.size()) {
@@ -340,7 +340,7 @@ void ChunkedReplies::one_reply(Clock::time_point deadline) {
     const std::size_t in_body = std::min(n, body - std::min(body, got));
     if (std::memcmp(inbox_.data(), pattern_.data() + got % payload_bytes_, in_body) != 0 ||
         (in_body < n && inbox_[in_body] != '\n'))
-      fail("wrong reply bytes at offset " + std::to_string(got));
+      fail("wrong reply bytes in the recv() that began at reply offset " + std::to_string(got));
     got += n;
     ++recv_calls_;
     if (chunks_.size() < kMaxChunksRecorded) chunks_.push_back(static_cast<std::uint32_t>(n));
