@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <vector>
@@ -59,8 +60,11 @@ struct Server {
 
 // What fits in an fd_set: descriptors are handed out lowest first, so with the
 // listener at fd L and n connections open, the next one gets at most L + n + 1.
+// One is kept spare, to accept a client past the limit and tell it "server
+// full" instead of leaving it in the backlog (with the usual ulimit -n of 1024,
+// fd 1024 cannot even be opened).
 std::size_t model_max_clients(int listen_fd) {
-  return static_cast<std::size_t>(FD_SETSIZE - 1 - listen_fd);
+  return static_cast<std::size_t>(FD_SETSIZE - 2 - listen_fd);
 }
 
 // Fills both sets from scratch and returns the highest descriptor in them.
@@ -99,12 +103,14 @@ void close_conn(Server& s, std::size_t i) {
 
 void accept_clients(Server& s) {
   std::size_t open = s.conns.size();
-  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.stats, [&s, &open](Fd fd) {
+  const std::uint64_t peak = s.stats.peak_connections;
+  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.stats, [&](Fd fd) {
     // max_clients keeps our own descriptors below FD_SETSIZE, but descriptors
     // inherited from the parent can push one past it: FD_SET would then write
     // past the end of the bitmap.
     if (fd.get() >= FD_SETSIZE) {
-      --open;
+      --open;  // not served after all: take back accept_pending's count
+      s.stats.peak_connections = std::max<std::uint64_t>(peak, open);
       reject_client(std::move(fd), s.stats);
       return;
     }
