@@ -69,8 +69,8 @@ std::size_t model_max_clients() {
 
 void close_conn(Server& s, std::size_t i) {
   vlog("fd %d: closed", s.conns[i].fd.get());
-  std::swap(s.conns[i], s.conns.back());  // order does not matter: every turn visits all
-  s.conns.pop_back();                     // ~Fd closes the socket
+  if (i + 1 != s.conns.size()) s.conns[i] = std::move(s.conns.back());  // order does not matter
+  s.conns.pop_back();  // ~Fd closes the socket
   --s.open;
   ++s.closed;
   s.accept_paused = false;  // a descriptor is free again
