@@ -79,11 +79,12 @@ std::size_t model_max_clients() {
   return limit.rlim_cur > open_now + 1 ? static_cast<std::size_t>(limit.rlim_cur - open_now - 1) : 1;
 }
 
-void watch_or_die(Server& s, int op, int fd, std::uint32_t events) {
+// epoll_ctl() with the descriptor itself as the event's data.
+bool watch(Server& s, int op, int fd, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
-  if (::epoll_ctl(s.epoll.get(), op, fd, &ev) < 0) die_errno("epoll_ctl fd %d", fd);
+  return ::epoll_ctl(s.epoll.get(), op, fd, &ev) == 0;
 }
 
 // The client on descriptor fd, or nullptr (closed, or never one).
@@ -97,7 +98,8 @@ Client* client_at(Server& s, int fd) {
 // not watched until a client closes (a descriptor is free) or the next tick.
 void set_accepting(Server& s, bool on) {
   if (!s.listener || s.accept_paused == !on) return;  // closed, or already so
-  watch_or_die(s, EPOLL_CTL_MOD, s.listener.get(), on ? std::uint32_t{EPOLLIN} : 0u);  // pending: reported at once
+  if (!watch(s, EPOLL_CTL_MOD, s.listener.get(), on ? std::uint32_t{EPOLLIN} : 0u))  // pending: reported at once
+    die_errno("epoll_ctl listener");
   s.accept_paused = !on;
 }
 
@@ -123,7 +125,7 @@ void settle(Server& s, int fd, Served served) {
     const std::uint32_t want = (wants_input(cl.conn) ? std::uint32_t{EPOLLIN} : 0u) |
                                (wants_output(cl.conn) ? std::uint32_t{EPOLLOUT} : 0u);
     if (want != cl.registered) {  // epoll_ctl() only on a change (Redis merges masks, muduo keeps index_)
-      watch_or_die(s, EPOLL_CTL_MOD, fd, want);
+      if (!watch(s, EPOLL_CTL_MOD, fd, want)) return close_conn(s, fd);  // ENOMEM: this client only
       cl.registered = want;
     }
     return;  // work left over is reported again: the level still holds
@@ -195,10 +197,7 @@ void adopt(Server& s, Fd fd) {
   // Edge: registered once for everything and never changed; the ready list
   // and input_pending keep what a changing mask would.
   cl->registered = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : std::uint32_t{EPOLLIN};
-  epoll_event ev{};
-  ev.events = cl->registered;
-  ev.data.fd = n;
-  if (::epoll_ctl(s.epoll.get(), EPOLL_CTL_ADD, n, &ev) < 0) {  // ENOSPC: max_user_watches
+  if (!watch(s, EPOLL_CTL_ADD, n, cl->registered)) {  // ENOSPC: past max_user_watches
     vlog("fd %d: epoll_ctl ADD: %s", n, errno_name(errno));
     --s.open;
     reject_client(std::move(cl->conn.fd), s.stats);
@@ -271,8 +270,8 @@ int main(int argc, char** argv) {
   if (s.options.max_clients == 0) s.options.max_clients = model_max_clients();
   // The listener and the self-pipe stay level-triggered in both modes:
   // accept_pending() drains the backlog anyway, and the pipe is read by nobody.
-  watch_or_die(s, EPOLL_CTL_ADD, s.listener.get(), EPOLLIN);
-  watch_or_die(s, EPOLL_CTL_ADD, stop_fd(), EPOLLIN);
+  if (!watch(s, EPOLL_CTL_ADD, s.listener.get(), EPOLLIN) || !watch(s, EPOLL_CTL_ADD, stop_fd(), EPOLLIN))
+    die_errno("epoll_ctl");
   announce_listening(s.listener.get());
 
   epoll_event events[kMaxEvents];
