@@ -75,7 +75,7 @@ TEST_P(CourseExample, OutputHasTheShapeShown) {
     ASSERT_TRUE(fs::exists(fs::path(MUXLAB_BIN_DIR) / program))
         << example.file << ":" << example.line << " runs build/bin/" << program << ", which is not built";
 
-  Transcript t = run_example(example, MUXLAB_BIN_DIR);
+  Transcript t = run_example(example, MUXLAB_BIN_DIR, MUXLAB_SOURCE_DIR);
   ASSERT_FALSE(t.timed_out) << example.file << ":" << example.line << " did not finish within "
                             << example.timeout.count() << " s; the script was:\n"
                             << t.script << "\nand it printed:\n" << t.output;

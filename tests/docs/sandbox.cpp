@@ -203,13 +203,18 @@ std::string run_bash(const fs::path& script, const fs::path& work, const fs::pat
 
 }  // namespace
 
-Transcript run_example(const Example& example, const fs::path& bin_dir) {
+Transcript run_example(const Example& example, const fs::path& bin_dir, const fs::path& source_dir) {
   std::string templ = (fs::temp_directory_path() / "muxlab-docs-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   const fs::path root = templ;
   const fs::path work = root / "work";
   fs::create_directories(work / "build");
   fs::create_directory_symlink(bin_dir, work / "build" / "bin");
+  for (const auto& entry : fs::directory_iterator(source_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("build") || name.starts_with(".")) continue;  // build dirs, .git
+    fs::create_symlink(entry.path(), work / name);
+  }
 
   Transcript transcript;
   transcript.script = make_script(example, root);

@@ -1,8 +1,9 @@
 // sandbox.hpp - running one example of the course the way a student would.
 //
 // The example's commands run in order in one bash, in a fresh temporary
-// directory where build/bin is the build's bin directory, so `build/bin/...`
-// works as written. Every port 2000..2009 in a command becomes a free port of its
+// directory that looks like the repository root: build/bin is the build's bin
+// directory, and the sources (bench/, docs/, select/, ...) are links to the
+// repository's, so `build/bin/...` and `bench/report.py` work as written. Every port 2000..2009 in a command becomes a free port of its
 // own, so examples can run in parallel with each other and with other tests.
 // A background command (`... &`) that shows output is waited for: the next
 // command starts once the lines shown (a server's `listening on`) have been
@@ -25,7 +26,8 @@ struct Transcript {
   std::string output;                             // all it printed, markers included
 };
 
-Transcript run_example(const Example& example, const std::filesystem::path& bin_dir);
+Transcript run_example(const Example& example, const std::filesystem::path& bin_dir,
+                       const std::filesystem::path& source_dir);
 
 // The first tool of `needs` that is not on PATH; empty if all are there.
 std::string missing_tool(const std::vector<std::string>& needs);
