@@ -5,12 +5,15 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "core/log.hpp"
 
@@ -91,6 +94,19 @@ std::string peer_address(int fd) {
 void set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die_errno("fcntl O_NONBLOCK");
+}
+
+std::size_t descriptors_available(std::size_t ceiling) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    ceiling = std::min<std::size_t>(ceiling, limit.rlim_cur);
+  std::size_t open_now = 0;  // the listing's own descriptor counts too: a second spare
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (std::stoull(name) < ceiling) ++open_now;
+  }
+  return ceiling > open_now + 1 ? ceiling - open_now - 1 : 1;
 }
 
 Accepted accept_client(int listen_fd, bool nonblocking, Stats& stats) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +27,13 @@ std::string local_address(int fd);  // "127.0.0.1:2000", "::1:2000"
 std::string peer_address(int fd);
 
 void set_nonblocking(int fd);
+
+// How many more descriptors this process can open below `ceiling` (or below
+// RLIMIT_NOFILE, if lower), counting every descriptor open now, inherited ones
+// too, and keeping one spare to accept a client past the limit and tell it
+// "server full" rather than leave it in the backlog. The default --max-clients
+// of the models whose limit is descriptors (select: ceiling FD_SETSIZE).
+std::size_t descriptors_available(std::size_t ceiling = static_cast<std::size_t>(-1));
 
 enum class AcceptStatus {
   accepted,            // fd holds the new connection (nonblocking if asked), counted in stats

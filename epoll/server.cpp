@@ -19,12 +19,10 @@
 // Usage:   epoll-server [--port 2000] [--edge] [--repeat R] [--stats] [--verbose] ...
 // Course:  docs/08-epoll.md.  Compare with ../poll/server.cpp.
 #include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -66,18 +64,6 @@ struct Server {
   Clock::time_point next_tick{};                 // lingering sweep, paused accept retried
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
 };
-
-// What RLIMIT_NOFILE leaves: the limit, less every descriptor open now (ours and
-// inherited ones), less one kept spare to accept a client and say "server full".
-std::size_t model_max_clients() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return 1'000'000;
-  std::error_code ec;
-  rlim_t open_now = 0;  // the listing's own descriptor counts too: a second spare
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
-    ++open_now;
-  return limit.rlim_cur > open_now + 1 ? static_cast<std::size_t>(limit.rlim_cur - open_now - 1) : 1;
-}
 
 // epoll_ctl() with the descriptor itself as the event's data.
 bool watch(Server& s, int op, int fd, std::uint32_t events) {
@@ -267,7 +253,7 @@ int main(int argc, char** argv) {
   s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
   s.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!s.epoll) die_errno("epoll_create1");
-  if (s.options.max_clients == 0) s.options.max_clients = model_max_clients();
+  if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
   // The listener and the self-pipe stay level-triggered in both modes:
   // accept_pending() drains the backlog anyway, and the pipe is read by nobody.
   if (!watch(s, EPOLL_CTL_ADD, s.listener.get(), EPOLLIN) || !watch(s, EPOLL_CTL_ADD, stop_fd(), EPOLLIN))

@@ -18,13 +18,11 @@
 //
 // Usage:   nonblocking-server [--port 2000] [--idle-sleep-us N] [--stats] [--verbose] ...
 // Course:  docs/05-nonblocking.md.  Compare with ../poll/server.cpp.
-#include <sys/resource.h>
 #include <time.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -54,18 +52,6 @@ struct Server {
   Clock::time_point accept_retry{};
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
 };
-
-// What RLIMIT_NOFILE leaves: the limit, less every descriptor open now (ours and
-// inherited ones), less one kept spare to accept a client and say "server full".
-std::size_t model_max_clients() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return 1'000'000;
-  std::error_code ec;
-  rlim_t open_now = 0;  // the listing's own descriptor counts too: a second spare
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
-    ++open_now;
-  return limit.rlim_cur > open_now + 1 ? static_cast<std::size_t>(limit.rlim_cur - open_now - 1) : 1;
-}
 
 void close_conn(Server& s, std::size_t i) {
   vlog("fd %d: closed", s.conns[i].fd.get());
@@ -158,7 +144,7 @@ int main(int argc, char** argv) {
                                    "The busy-polling echo server: O_NONBLOCK sockets, no readiness call.", extra);
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM set stop_requested()
   s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
-  if (s.options.max_clients == 0) s.options.max_clients = model_max_clients();
+  if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
   announce_listening(s.listener.get());
 
   Clock::time_point next_sweep = Clock::now() + kTick;

@@ -20,7 +20,6 @@
 // Course:  docs/07-poll.md.  Compare with ../select/server.cpp (before) and
 //          ../epoll/server.cpp (after); `diff select/server.cpp poll/server.cpp` is the lesson.
 #include <poll.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,17 +59,6 @@ struct Server {
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
   Clock::time_point next_tick{};                    // lingering sweep, paused accept retried
 };
-
-// What RLIMIT_NOFILE allows: descriptors are handed out lowest first, so with
-// the listener at fd L and n connections open, the next one gets at most
-// L + n + 1. One is kept spare, to accept a client past the limit and tell it
-// "server full" instead of leaving it in the backlog.
-std::size_t model_max_clients(int listen_fd) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY) return 1'000'000;
-  const auto used = static_cast<rlim_t>(listen_fd) + 2;
-  return limit.rlim_cur > used ? static_cast<std::size_t>(limit.rlim_cur - used) : 1;
-}
 
 // Brings each entry's events up to date and says whether any connection is
 // lingering. Unlike select's sets, nothing is rebuilt: only events change,
@@ -166,7 +154,7 @@ int main(int argc, char** argv) {
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
   s.listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/true);
-  s.max_clients = options.max_clients != 0 ? options.max_clients : model_max_clients(s.listener.get());
+  s.max_clients = options.max_clients != 0 ? options.max_clients : descriptors_available();
   s.pollfds = {{stop_fd(), POLLIN, 0}, {s.listener.get(), POLLIN, 0}};
   announce_listening(s.listener.get());
 

@@ -58,15 +58,6 @@ struct Server {
   Clock::time_point next_tick{};                    // lingering sweep, paused accept retried
 };
 
-// What fits in an fd_set: descriptors are handed out lowest first, so with the
-// listener at fd L and n connections open, the next one gets at most L + n + 1.
-// One is kept spare, to accept a client past the limit and tell it "server
-// full" instead of leaving it in the backlog (with the usual ulimit -n of 1024,
-// fd 1024 cannot even be opened).
-std::size_t model_max_clients(int listen_fd) {
-  return static_cast<std::size_t>(FD_SETSIZE - 2 - listen_fd);
-}
-
 // Fills both sets from scratch and returns the highest descriptor in them.
 // select() overwrites its sets: they go in as "watch these" and come back as
 // "these are ready" (value-result arguments), so they must be refilled before
@@ -171,7 +162,7 @@ int main(int argc, char** argv) {
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
   s.listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/true);
-  s.max_clients = model_max_clients(s.listener.get());
+  s.max_clients = descriptors_available(FD_SETSIZE);
   if (options.max_clients != 0) s.max_clients = std::min(options.max_clients, s.max_clients);
   announce_listening(s.listener.get());
 

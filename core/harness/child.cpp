@@ -71,6 +71,10 @@ Spawned spawn(const std::string& binary, const std::vector<std::string>& args, c
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(out_write.get(), STDOUT_FILENO);
     ::dup2(err_file.get(), STDERR_FILENO);
+    // The server starts with stdin, stdout and stderr only, whatever the test
+    // process (or the shell that started it) holds open: descriptor limits and
+    // "lowest free descriptor" arithmetic then mean the same in every run.
+    ::close_range(3, ~0U, 0);
     if (options.max_open_files) {
       rlimit limit{*options.max_open_files, *options.max_open_files};
       ::setrlimit(RLIMIT_NOFILE, &limit);
