@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
@@ -66,15 +67,24 @@ void run_worker(Fd client, const ServerOptions& options, Shared& shared) {
 
 // Workers inherit the signal mask of the thread that creates them: block the stop
 // signals around thread creation, so that only the main thread ever takes them.
-void start_worker(Fd client, const ServerOptions& options, Shared& shared) {
+// Returns false if no thread could be made (EAGAIN: a thread or memory limit);
+// the client's socket is closed then.
+bool start_worker(Fd client, const ServerOptions& options, Shared& shared) {
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGALRM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
-  std::thread(run_worker, std::move(client), std::cref(options), std::ref(shared)).detach();
+  bool started = true;
+  try {
+    std::thread(run_worker, std::move(client), std::cref(options), std::ref(shared)).detach();
+  } catch (const std::system_error& e) {
+    vlog("cannot start a thread: %s", e.what());
+    started = false;
+  }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return started;
 }
 
 // Stop: wake every worker, give them the drain time, then cut off the rest.
@@ -116,10 +126,15 @@ int main(int argc, char** argv) {
       reject_client(std::move(accepted.fd), accept_stats);
       continue;
     }
-    shared.open_fds.insert(accepted.fd.get());
+    const int fd = accepted.fd.get();
+    shared.open_fds.insert(fd);
     accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.open_fds.size());
     lock.unlock();
-    start_worker(std::move(accepted.fd), options, shared);
+    if (!start_worker(std::move(accepted.fd), options, shared)) {
+      std::lock_guard relock(shared.mutex);
+      shared.open_fds.erase(fd);
+      ++accept_stats.resets;
+    }
   }
   listener.reset();  // refuse new connections while the workers drain
   stop_workers(options, shared);
