@@ -264,7 +264,9 @@ void on_event(bufferevent*, short what, void* arg) {
 
 // --- accepting and stopping --------------------------------------------------
 
-void adopt(Server& s, Fd fd) {
+// `refused`: past --max-clients, the session answers only "error: server full"
+// and the connection closes like any other (half-close, linger).
+void adopt(Server& s, Fd fd, bool refused) {
   bufferevent* bev = bufferevent_socket_new(s.base, fd.get(), BEV_OPT_CLOSE_ON_FREE);
   if (bev == nullptr) {
     vlog("fd %d: bufferevent_socket_new failed", fd.get());
@@ -274,12 +276,18 @@ void adopt(Server& s, Fd fd) {
   fd.release();  // the bufferevent owns it now
   Conn& c = s.conns.emplace_back(s, bev, s.options.limits);
   c.self = std::prev(s.conns.end());
-  s.stats.peak_connections = std::max<std::uint64_t>(s.stats.peak_connections, s.conns.size());
+  if (!refused) s.stats.peak_connections = std::max<std::uint64_t>(s.stats.peak_connections, s.conns.size());
   evbuffer_add_cb(bufferevent_get_input(bev), count_reads, &c);
   evbuffer_add_cb(bufferevent_get_output(bev), count_writes, &c);
   bufferevent_setcb(bev, on_readable, on_writable, on_event, &c);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLow, 0);
   bufferevent_enable(bev, EV_READ);  // writing is on from the start: libevent writes while output is queued
+  if (refused) {
+    ++s.stats.rejected;
+    vlog("fd %d: server full", fd_of(c));
+    c.session.refuse(kServerFull);
+    pump(c);
+  }
 }
 
 // evconnlistener has accept4()ed a nonblocking, close-on-exec socket.
@@ -290,9 +298,11 @@ void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
   // Small replies should leave at once, not wait for Nagle (as core::accept_client does).
   int on = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  if (s.conns.size() >= s.max_clients || (s.select_backend && client.get() >= FD_SETSIZE))
+  if (s.select_backend && client.get() >= FD_SETSIZE) {  // libevent's select would abort on it
+    ++s.stats.rejected;
     return reject_client(std::move(client), s.stats);
-  adopt(s, std::move(client));
+  }
+  adopt(s, std::move(client), /*refused=*/s.conns.size() >= s.max_clients);
 }
 
 // accept() failed with something other than EAGAIN, EINTR or ECONNABORTED

@@ -66,10 +66,11 @@ void close_gracefully(int fd, std::chrono::milliseconds linger, Stats& stats) {
 
 }  // namespace
 
-void serve_client(Fd client, const ServerOptions& options, Stats& stats) {
+void serve_client(Fd client, const ServerOptions& options, Stats& stats, bool refused) {
   const int fd = client.get();
-  vlog("fd %d: connection from %s", fd, peer_address(fd).c_str());
+  vlog("fd %d: connection from %s%s", fd, peer_address(fd).c_str(), refused ? ": server full" : "");
   EchoSession session(options.limits);
+  if (refused) session.refuse(kServerFull);
   bool peer_eof = false;
   while (!session.finished()) {
     if (stop_requested()) session.stop_input();  // shutting down: finish what is owed

@@ -10,7 +10,8 @@ namespace muxlab::blocking {
 
 // Serves `client` until the reply is complete and the connection closed. Per-
 // connection errors end this connection only. Never exits the process.
-void serve_client(muxlab::core::Fd client, const muxlab::core::ServerOptions& options,
-                  muxlab::core::Stats& stats);
+// `refused`: answer only "error: server full" (past --max-clients), then close.
+void serve_client(muxlab::core::Fd client, const muxlab::core::ServerOptions& options, muxlab::core::Stats& stats,
+                  bool refused = false);
 
 }  // namespace muxlab::blocking

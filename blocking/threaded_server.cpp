@@ -10,9 +10,9 @@
 // sockets) needs a lock.
 //
 // Its limits: --max-clients threads at most (default 1024); past that a client
-// gets "error: server full". Thousands of mostly idle connections cost thousands
-// of threads: the readiness models (../select, ../poll, ../epoll) serve them
-// from one.
+// gets "error: server full" (from a short-lived thread). Thousands of mostly
+// idle connections cost thousands of threads: the readiness models (../select,
+// ../poll, ../epoll) serve them from one.
 //
 // Stopping: signals are blocked in the workers, so SIGTERM reaches the main
 // thread, whose handler shuts the listener; accept() fails and the main thread
@@ -53,10 +53,10 @@ struct Shared {
   Stats stats;                       // workers add theirs when they finish
 };
 
-void run_worker(Fd client, const ServerOptions& options, Shared& shared) {
+void run_worker(Fd client, const ServerOptions& options, Shared& shared, bool refused) {
   const int fd = client.get();
   Stats mine;
-  muxlab::blocking::serve_client(std::move(client), options, mine);  // closes fd...
+  muxlab::blocking::serve_client(std::move(client), options, mine, refused);  // closes fd...
   std::lock_guard lock(shared.mutex);
   // ...so the number is erased only now; the main thread never shuts a number
   // that is not ours, because it shuts only under this same lock.
@@ -69,7 +69,7 @@ void run_worker(Fd client, const ServerOptions& options, Shared& shared) {
 // signals around thread creation, so that only the main thread ever takes them.
 // Returns false if no thread could be made (EAGAIN: a thread or memory limit);
 // the client's socket is closed then.
-bool start_worker(Fd client, const ServerOptions& options, Shared& shared) {
+bool start_worker(Fd client, const ServerOptions& options, Shared& shared, bool refused) {
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
@@ -78,7 +78,7 @@ bool start_worker(Fd client, const ServerOptions& options, Shared& shared) {
   pthread_sigmask(SIG_BLOCK, &block, &old);
   bool started = true;
   try {
-    std::thread(run_worker, std::move(client), std::cref(options), std::ref(shared)).detach();
+    std::thread(run_worker, std::move(client), std::cref(options), std::ref(shared), refused).detach();
   } catch (const std::system_error& e) {
     vlog("cannot start a thread: %s", e.what());
     started = false;
@@ -120,17 +120,17 @@ int main(int argc, char** argv) {
       continue;
     }
     if (accepted.status != AcceptStatus::accepted) continue;  // EINTR, ECONNABORTED, listener shut
+    // Past --max-clients the client still gets a thread, a short-lived one that
+    // answers "error: server full" and closes gracefully (the linger needs a
+    // thread that may block). It counts as open until it is done.
     std::unique_lock lock(shared.mutex);
-    if (shared.open_fds.size() >= options.max_clients) {
-      lock.unlock();
-      reject_client(std::move(accepted.fd), accept_stats);
-      continue;
-    }
+    const bool refused = shared.open_fds.size() >= options.max_clients;
     const int fd = accepted.fd.get();
     shared.open_fds.insert(fd);
-    accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.open_fds.size());
+    if (refused) ++accept_stats.rejected;
+    else accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.open_fds.size());
     lock.unlock();
-    if (!start_worker(std::move(accepted.fd), options, shared)) {
+    if (!start_worker(std::move(accepted.fd), options, shared, refused)) {
       std::lock_guard relock(shared.mutex);
       shared.open_fds.erase(fd);
       ++accept_stats.resets;

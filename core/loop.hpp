@@ -11,6 +11,7 @@
 
 #include "core/fd.hpp"
 #include "core/io.hpp"
+#include "core/log.hpp"
 #include "core/options.hpp"
 #include "core/socket.hpp"
 #include "core/stats.hpp"
@@ -36,24 +37,30 @@ enum class AcceptOutcome {
   listener_closed,
 };
 
-// Accepts every pending connection (nonblocking). Each one is passed to
-// adopt(Fd) while fewer than max_clients are open (`open` counts them), and
-// otherwise answered "error: server full" and closed.
+// Accepts every pending connection (nonblocking) and hands each to
+// adopt(Connection&&); `open` counts them. Past max_clients the connection is
+// handed over all the same, refused: its session answers only "error: server
+// full" and it closes like any other (half-close, linger), so the client reads
+// the whole message. It counts as open until then.
 template <typename Adopt>
-AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_clients, Stats& stats,
-                             Adopt&& adopt) {
+AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_clients, const Limits& limits,
+                             Stats& stats, Adopt&& adopt) {
   for (;;) {
     Accepted a = accept_client(listen_fd, /*nonblocking=*/true, stats);
     switch (a.status) {
-      case AcceptStatus::accepted:
+      case AcceptStatus::accepted: {
+        Connection c(std::move(a.fd), limits);
         if (open >= max_clients) {
-          reject_client(std::move(a.fd), stats);
-          continue;
+          ++stats.rejected;
+          vlog("fd %d: server full (%zu open)", c.fd.get(), open);
+          c.session.refuse(kServerFull);
+        } else if (open + 1 > stats.peak_connections) {
+          stats.peak_connections = open + 1;
         }
         ++open;
-        if (open > stats.peak_connections) stats.peak_connections = open;
-        adopt(std::move(a.fd));
+        adopt(std::move(c));
         continue;
+      }
       case AcceptStatus::interrupted:
         continue;
       case AcceptStatus::none_pending:

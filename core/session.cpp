@@ -77,6 +77,12 @@ void EchoSession::stop_input() {
   in_.truncate(complete_);
 }
 
+void EchoSession::refuse(std::string_view line) {
+  stop_input();
+  trailer_ = line;
+  trailer_sent_ = 0;
+}
+
 std::span<const std::byte> EchoSession::send_window() {
   last_window_ = Window::none;
   if (complete_ > 0 && (limits_.framing == Framing::raw || limits_.repeat == 1)) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/buffer.hpp"
 
@@ -44,6 +45,7 @@ class EchoSession {
   void on_nothing_received() { in_.release_if_empty(); }  // recv() found nothing (EAGAIN): an idle
                                                           // session holds no buffer
   void stop_input();                // server shutting down: read no more, drop the fragment
+  void refuse(std::string_view line);  // answer only `line` ("error: server full\n"), then finish
 
   // The next bytes owed to the client, generated on demand; empty = nothing now.
   std::span<const std::byte> send_window();

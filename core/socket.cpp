@@ -142,10 +142,8 @@ Accepted accept_client(int listen_fd, bool nonblocking, Stats& stats) {
 }
 
 void reject_client(Fd fd, Stats& stats) {
-  static constexpr char kFull[] = "error: server full\n";
-  ++stats.rejected;
-  ssize_t sent = ::send(fd.get(), kFull, sizeof kFull - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (sent > 0) stats.count_send(sizeof kFull - 1, static_cast<std::size_t>(sent));
+  ssize_t sent = ::send(fd.get(), kServerFull.data(), kServerFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent > 0) stats.count_send(kServerFull.size(), static_cast<std::size_t>(sent));
   ::shutdown(fd.get(), SHUT_WR);  // our FIN follows the message
   // Closing with unread input would send a reset, which can destroy the message
   // before the client reads it. Read away what has arrived; a client that has

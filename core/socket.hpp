@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/fd.hpp"
 #include "core/stats.hpp"
@@ -49,9 +50,15 @@ struct Accepted {
 // One accept4(). Never exits: every failure is a status for the caller's loop.
 Accepted accept_client(int listen_fd, bool nonblocking, Stats& stats);
 
-// SPEC §2's "error: server full\n", then the graceful close, for a connection the
-// server will not serve (--max-clients, FD_SETSIZE). It must not stall the caller,
-// so the "discard for a while" is only what has already arrived (see socket.cpp).
+// SPEC §2's answer to a connection past --max-clients.
+inline constexpr std::string_view kServerFull = "error: server full\n";
+
+// kServerFull and an immediate close, for a connection a server cannot even
+// watch (select: a descriptor >= FD_SETSIZE). It must not stall the caller, so
+// the "discard for a while" of a graceful close is only what has already
+// arrived (see socket.cpp). Where the server can watch the socket it refuses it
+// as a connection instead (EchoSession::refuse), which lingers properly.
+// The caller counts it in stats.rejected.
 void reject_client(Fd fd, Stats& stats);
 
 }  // namespace muxlab::core

@@ -43,7 +43,7 @@ namespace {
 constexpr int kMaxEvents = 256;  // events taken per epoll_wait(); the rest wait for the next
 
 struct Client {
-  Client(Fd fd, const Limits& limits) : conn(std::move(fd), limits) {}
+  explicit Client(Connection c) : conn(std::move(c)) {}
   Connection conn;
   std::uint32_t registered = 0;  // the events epoll watches for it now (level: changes; edge: fixed)
   bool input_pending = false;    // edge: input was reported and not yet read to EAGAIN
@@ -100,16 +100,19 @@ void close_conn(Server& s, int fd) {
   set_accepting(s, true);
 }
 
+// Level: watch only what the client can act on now. EPOLLOUT with nothing to
+// send, or EPOLLIN while back-pressured, would end every wait at once: a spin.
+std::uint32_t level_interest(const Connection& c) {
+  return (wants_input(c) ? std::uint32_t{EPOLLIN} : 0u) | (wants_output(c) ? std::uint32_t{EPOLLOUT} : 0u);
+}
+
 // After a client's turn: close it, or bring epoll's view of it up to date.
 void settle(Server& s, int fd, Served served) {
   if (!served.keep) return close_conn(s, fd);
   Client& cl = *client_at(s, fd);
   if (cl.conn.closing) s.any_closing = true;
   if (!s.edge) {
-    // Level: watch only what the client can act on now. EPOLLOUT with nothing to
-    // send, or EPOLLIN while back-pressured, would end every wait at once: a spin.
-    const std::uint32_t want = (wants_input(cl.conn) ? std::uint32_t{EPOLLIN} : 0u) |
-                               (wants_output(cl.conn) ? std::uint32_t{EPOLLOUT} : 0u);
+    const std::uint32_t want = level_interest(cl.conn);
     if (want != cl.registered) {  // epoll_ctl() only on a change (Redis merges masks, muduo keeps index_)
       if (!watch(s, EPOLL_CTL_MOD, fd, want)) return close_conn(s, fd);  // ENOMEM: this client only
       cl.registered = want;
@@ -176,16 +179,18 @@ void serve_ready_list(Server& s) {
   s.turn.clear();
 }
 
-void adopt(Server& s, Fd fd) {
-  const int n = fd.get();
+void adopt(Server& s, Connection c) {
+  const int n = c.fd.get();
   vlog("fd %d: connected from %s", n, peer_address(n).c_str());
-  auto cl = std::make_unique<Client>(std::move(fd), s.options.limits);
+  auto cl = std::make_unique<Client>(std::move(c));
   // Edge: registered once for everything and never changed; the ready list
-  // and input_pending keep what a changing mask would.
-  cl->registered = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : std::uint32_t{EPOLLIN};
+  // and input_pending keep what a changing mask would. Level: what it wants now
+  // (a refused client, "server full", wants to write, not read).
+  cl->registered = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : level_interest(cl->conn);
   if (!watch(s, EPOLL_CTL_ADD, n, cl->registered)) {  // ENOSPC: past max_user_watches
     vlog("fd %d: epoll_ctl ADD: %s", n, errno_name(errno));
     --s.open;
+    if (!cl->conn.session.input_closed()) ++s.stats.rejected;  // (not already refused)
     reject_client(std::move(cl->conn.fd), s.stats);
     return;
   }
@@ -195,8 +200,8 @@ void adopt(Server& s, Fd fd) {
 }
 
 void accept_clients(Server& s) {
-  const AcceptOutcome outcome = accept_pending(s.listener.get(), s.open, s.options.max_clients, s.stats,
-                                               [&s](Fd fd) { adopt(s, std::move(fd)); });
+  const AcceptOutcome outcome = accept_pending(s.listener.get(), s.open, s.options.max_clients, s.options.limits,
+                                               s.stats, [&s](Connection c) { adopt(s, std::move(c)); });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");
     set_accepting(s, false);

@@ -67,10 +67,11 @@ void accept_clients(Server& s) {
   s.accept_paused = false;
   // accept4() on a nonblocking listener: EAGAIN when nobody is waiting (counted).
   const AcceptOutcome outcome =
-      accept_pending(s.listener.get(), s.open, s.options.max_clients, s.stats, [&s](Fd fd) {
-        vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
-        s.conns.emplace_back(std::move(fd), s.options.limits);
-      });
+      accept_pending(s.listener.get(), s.open, s.options.max_clients, s.options.limits, s.stats,
+                     [&s](Connection c) {
+                       vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+                       s.conns.push_back(std::move(c));
+                     });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     // EMFILE leaves the connection in the backlog: trying again at once would
     // fail again. Wait for a close or a tick instead.

@@ -92,10 +92,11 @@ void close_conn(Server& s, std::size_t i) {
 
 void accept_clients(Server& s) {
   std::size_t open = s.conns.size();
-  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.stats, [&s](Fd fd) {
-    if (verbose()) vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
-    s.pollfds.push_back({fd.get(), POLLIN, 0});
-    s.conns.emplace_back(std::move(fd), s.options.limits);
+  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.options.limits, s.stats,
+                                         [&s](Connection c) {
+    if (verbose()) vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+    s.pollfds.push_back({c.fd.get(), POLLIN, 0});  // events are set from the session before each poll()
+    s.conns.push_back(std::move(c));
   });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");

@@ -95,18 +95,22 @@ void close_conn(Server& s, std::size_t i) {
 void accept_clients(Server& s) {
   std::size_t open = s.conns.size();
   const std::uint64_t peak = s.stats.peak_connections;
-  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.stats, [&](Fd fd) {
+  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.options.limits, s.stats,
+                                         [&](Connection c) {
     // max_clients keeps our own descriptors below FD_SETSIZE, but descriptors
     // inherited from the parent can push one past it: FD_SET would then write
     // past the end of the bitmap.
-    if (fd.get() >= FD_SETSIZE) {
-      --open;  // not served after all: take back accept_pending's count
-      s.stats.peak_connections = std::max<std::uint64_t>(peak, open);
-      reject_client(std::move(fd), s.stats);
+    if (c.fd.get() >= FD_SETSIZE) {
+      --open;  // not watched after all: take back accept_pending's count
+      if (!c.session.input_closed()) {  // (not already refused by accept_pending)
+        ++s.stats.rejected;
+        s.stats.peak_connections = std::max<std::uint64_t>(peak, open);
+      }
+      reject_client(std::move(c.fd), s.stats);
       return;
     }
-    if (verbose()) vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
-    s.conns.emplace_back(std::move(fd), s.options.limits);
+    if (verbose()) vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+    s.conns.push_back(std::move(c));
   });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");

@@ -775,3 +775,24 @@ TEST(SessionMemory, AnEmptyReadGivesTheWindowBack) {
 
 }  // namespace
 }  // namespace muxlab::core
+
+namespace muxlab::core {
+namespace {
+
+// Past --max-clients a server refuses through the session: only the message,
+// then finished, so the connection closes like any other (half-close, linger).
+TEST(SessionRefuse, AnswersOnlyTheMessageThenFinishes) {
+  EchoSession s(line_limits(3));
+  s.refuse("error: server full\n");
+  EXPECT_FALSE(s.wants_read());
+  EXPECT_TRUE(s.recv_window().empty());
+  Outcome run;
+  while (send_some(s, fixed(4), run)) {
+  }
+  EXPECT_EQ(run.out, "error: server full\n");
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.held_bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace muxlab::core
