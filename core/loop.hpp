@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <vector>
 
 #include "core/fd.hpp"
 #include "core/io.hpp"
@@ -70,6 +71,28 @@ AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_c
       case AcceptStatus::listener_closed:
         return AcceptOutcome::listener_closed;
     }
+  }
+}
+
+// For loops that keep their connections in a vector and remove connection i
+// with close_at(i) by moving the last one into its slot: walking backwards
+// keeps that safe (what moves into slot i has been visited already).
+
+// A stop request: every connection reads no more and sends what it owes.
+template <typename CloseAt>
+void stop_all(std::vector<Connection>& conns, Stats& stats, const ServerOptions& options, CloseAt&& close_at) {
+  for (std::size_t i = conns.size(); i-- > 0;)
+    if (!begin_stop(conns[i], stats, options).keep) close_at(i);
+}
+
+// Closes the connections whose client never sent its EOF after our half-close.
+template <typename CloseAt>
+void close_expired_lingers(std::vector<Connection>& conns, Clock::time_point now, Stats& stats,
+                           CloseAt&& close_at) {
+  for (std::size_t i = conns.size(); i-- > 0;) {
+    if (!linger_expired(conns[i], now)) continue;
+    ++stats.linger_timeouts;
+    close_at(i);
   }
 }
 

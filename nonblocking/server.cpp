@@ -93,27 +93,12 @@ void serve_all(Server& s) {
   }
 }
 
-// Connections that never sent their EOF after our half-close.
-void sweep_lingering(Server& s, Clock::time_point now) {
-  for (std::size_t i = 0; i < s.conns.size();) {
-    if (linger_expired(s.conns[i], now)) {
-      ++s.stats.linger_timeouts;
-      close_conn(s, i);
-    } else {
-      ++i;
-    }
-  }
-}
-
 // SIGINT/SIGTERM: accept no more, finish what each client is owed, within the drain time.
 void begin_shutdown(Server& s) {
   vlog("stop requested: draining %zu connections", s.open);
   s.listener.reset();
   s.drain_deadline = Clock::now() + s.options.drain;
-  for (std::size_t i = 0; i < s.conns.size();) {
-    if (begin_stop(s.conns[i], s.stats, s.options).keep) ++i;
-    else close_conn(s, i);
-  }
+  stop_all(s.conns, s.stats, s.options, [&s](std::size_t i) { close_conn(s, i); });
 }
 
 // Something that only happens when a turn did work: a connection accepted or
@@ -157,7 +142,7 @@ int main(int argc, char** argv) {
     serve_all(s);
     const Clock::time_point now = Clock::now();
     if (now >= next_sweep) {
-      sweep_lingering(s, now);
+      close_expired_lingers(s.conns, now, s.stats, [&s](std::size_t i) { close_conn(s, i); });
       next_sweep = now + kTick;
     }
     if (work_done(s) == before) {

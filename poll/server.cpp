@@ -112,8 +112,7 @@ void begin_shutdown(Server& s) {
   }
   vlog("stop requested: draining %zu connections", s.conns.size());
   s.listener.reset();
-  for (std::size_t i = s.conns.size(); i-- > 0;)
-    if (!begin_stop(s.conns[i], s.stats, s.options).keep) close_conn(s, i);
+  stop_all(s.conns, s.stats, s.options, [&s](std::size_t i) { close_conn(s, i); });
   s.drain_deadline = Clock::now() + s.options.drain;
 }
 
@@ -134,11 +133,7 @@ void serve_connections(Server& s) {
 // Once per kTick: close connections whose client never sent its EOF after our
 // half-close, and give a paused accept another try.
 void on_tick(Server& s, Clock::time_point now) {
-  for (std::size_t i = s.conns.size(); i-- > 0;) {
-    if (!linger_expired(s.conns[i], now)) continue;
-    ++s.stats.linger_timeouts;
-    close_conn(s, i);
-  }
+  close_expired_lingers(s.conns, now, s.stats, [&s](std::size_t i) { close_conn(s, i); });
   s.accept_paused = false;
   s.next_tick = now + kTick;
 }
