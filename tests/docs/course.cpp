@@ -138,15 +138,20 @@ std::string line_pattern(std::string_view shown) {
       pattern += ".*";
       shown.remove_prefix(kWildcard.size());
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      // A number: digits, maybe a fraction, maybe an SI suffix as Google
-      // Benchmark prints them (259.072, 35, 3.48979k all match one another).
-      pattern += "\\d+(\\.\\d+)?[kMG]?";
+      // A number: digits, maybe a fraction, an exponent (Python's 5.9e-05) or
+      // an SI suffix as Google Benchmark prints them (259.072, 35, 3.48979k).
+      pattern += "\\d+(\\.\\d+)?(e[-+]?\\d+)?[kMG]?";
       auto skip_digits = [&shown] {
         while (!shown.empty() && std::isdigit(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);
       };
       skip_digits();
       if (shown.size() >= 2 && shown[0] == '.' && std::isdigit(static_cast<unsigned char>(shown[1]))) {
         shown.remove_prefix(1);
+        skip_digits();
+      }
+      if (shown.size() >= 3 && shown[0] == 'e' && (shown[1] == '-' || shown[1] == '+') &&
+          std::isdigit(static_cast<unsigned char>(shown[2]))) {
+        shown.remove_prefix(2);
         skip_digits();
       }
       if (!shown.empty() && std::string_view("kMG").find(shown.front()) != std::string_view::npos &&

@@ -4,8 +4,8 @@
 // it shows (a command goes on over `> ` lines, as a here-document does in a terminal). The shown output is also the check, read as a shape:
 //   - a line `...` stands for any number of lines (none included);
 //   - inside a line, `...` stands for any text, a number for any number (259.072,
-//     35 and 3.48979k alike), a run of blanks for any run of blanks; everything
-//     else must be there as shown.
+//     35, 5.9e-05 and 3.48979k alike), a run of blanks for any run of blanks;
+//     everything else must be there as shown.
 // So "received 30001 bytes" also matches "received 65483 bytes", and the ports,
 // pids and byte counts that change from run to run never make the course drift.
 //

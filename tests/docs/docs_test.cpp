@@ -116,6 +116,8 @@ TEST(Shape, DigitsBlanksAndEllipsesAreLoose) {
   EXPECT_FALSE(has_shape({"(a+b)*"}, {"aab"}));  // regex characters are literal
   EXPECT_TRUE(has_shape({"rtt_p50_us=259.072 x=3.5k/s"}, {"rtt_p50_us=35 x=812/s"}));
   EXPECT_TRUE(has_shape({"99.0% at 127.0.0.1:2000"}, {"7% at 127.0.0.1:31000"}));
+  EXPECT_TRUE(has_shape({"share 0.00076"}, {"share 5.9e-05"}));
+  EXPECT_TRUE(has_shape({"share 5.9e-05"}, {"share 0.00076"}));
   EXPECT_FALSE(has_shape({"64 KiB"}, {"64 iB"}));
 }
 
