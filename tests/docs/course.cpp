@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 
 namespace muxlab::docs {
@@ -129,56 +129,99 @@ std::vector<Example> parse_examples(std::string_view markdown, const std::string
   return examples;
 }
 
-std::string line_pattern(std::string_view shown) {
-  shown = trim(shown);
-  std::string pattern;
-  while (!shown.empty()) {
-    const char c = shown.front();
-    if (shown.starts_with(kWildcard)) {
-      pattern += ".*";
-      shown.remove_prefix(kWildcard.size());
-    } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      // A number: digits, maybe a fraction, an exponent (Python's 5.9e-05) or
-      // an SI suffix as Google Benchmark prints them (259.072, 35, 3.48979k).
-      pattern += "\\d+(\\.\\d+)?(e[-+]?\\d+)?[kMG]?";
-      auto skip_digits = [&shown] {
-        while (!shown.empty() && std::isdigit(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);
-      };
-      skip_digits();
-      if (shown.size() >= 2 && shown[0] == '.' && std::isdigit(static_cast<unsigned char>(shown[1]))) {
-        shown.remove_prefix(1);
-        skip_digits();
-      }
-      if (shown.size() >= 3 && shown[0] == 'e' && (shown[1] == '-' || shown[1] == '+') &&
-          std::isdigit(static_cast<unsigned char>(shown[2]))) {
-        shown.remove_prefix(2);
-        skip_digits();
-      }
-      if (!shown.empty() && std::string_view("kMG").find(shown.front()) != std::string_view::npos &&
-          (shown.size() == 1 || !std::isalnum(static_cast<unsigned char>(shown[1]))))
-        shown.remove_prefix(1);
-    } else if (std::isspace(static_cast<unsigned char>(c))) {
-      pattern += "\\s+";
-      while (!shown.empty() && std::isspace(static_cast<unsigned char>(shown.front()))) shown.remove_prefix(1);
-    } else {
-      if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) pattern += '\\';
-      pattern += c;
-      shown.remove_prefix(1);
-    }
-  }
-  return pattern;
+namespace {
+
+// A shown line, read as a shape: each token matches a piece of a printed line.
+enum class Kind { literal, number, blank, any };
+struct Token {
+  Kind kind;
+  char c = 0;  // for a literal
+};
+
+bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool is_blank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+std::size_t skip_digits(std::string_view s, std::size_t i) {
+  while (i < s.size() && is_digit(s[i])) ++i;
+  return i;
 }
 
-namespace {
+// Where a number that starts at s[i] (a digit) may end: digits, then maybe a
+// fraction, an exponent (Python's 5.9e-05), an SI suffix (Google Benchmark's
+// 3.48979k). Longest first, as a regular expression would try them.
+std::vector<std::size_t> number_ends(std::string_view s, std::size_t i) {
+  std::vector<std::size_t> ends{skip_digits(s, i)};
+  auto extend = [&](std::size_t at) {
+    if (at + 1 < s.size() && s[at] == '.' && is_digit(s[at + 1])) at = skip_digits(s, at + 1);
+    ends.push_back(at);
+    std::size_t e = at;
+    if (e < s.size() && s[e] == 'e') {
+      ++e;
+      if (e < s.size() && (s[e] == '-' || s[e] == '+')) ++e;
+      if (e < s.size() && is_digit(s[e])) ends.push_back(at = skip_digits(s, e));
+    }
+    if (at < s.size() && std::string_view("kMG").find(s[at]) != std::string_view::npos) ends.push_back(at + 1);
+  };
+  extend(ends.front());
+  std::sort(ends.begin(), ends.end(), std::greater<>());
+  ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+  return ends;
+}
+
+std::vector<Token> tokenize(std::string_view shown) {
+  shown = trim(shown);
+  std::vector<Token> tokens;
+  for (std::size_t i = 0; i < shown.size();) {
+    if (shown.substr(i).starts_with(kWildcard)) {
+      tokens.push_back({Kind::any});
+      i += kWildcard.size();
+    } else if (is_digit(shown[i])) {
+      tokens.push_back({Kind::number});
+      i = number_ends(shown, i).front();
+    } else if (is_blank(shown[i])) {
+      tokens.push_back({Kind::blank});
+      while (i < shown.size() && is_blank(shown[i])) ++i;
+    } else {
+      tokens.push_back({Kind::literal, shown[i++]});
+    }
+  }
+  return tokens;
+}
+
+bool tokens_match(const std::vector<Token>& tokens, std::size_t t, std::string_view line, std::size_t i) {
+  if (t == tokens.size()) return i == line.size();
+  switch (tokens[t].kind) {
+    case Kind::literal:
+      return i < line.size() && line[i] == tokens[t].c && tokens_match(tokens, t + 1, line, i + 1);
+    case Kind::blank: {
+      if (i >= line.size() || !is_blank(line[i])) return false;
+      while (i < line.size() && is_blank(line[i])) ++i;
+      return tokens_match(tokens, t + 1, line, i);
+    }
+    case Kind::number:
+      if (i >= line.size() || !is_digit(line[i])) return false;
+      for (std::size_t end : number_ends(line, i))
+        if (tokens_match(tokens, t + 1, line, end)) return true;
+      return false;
+    case Kind::any:
+      for (std::size_t end = i; end <= line.size(); ++end)
+        if (tokens_match(tokens, t + 1, line, end)) return true;
+      return false;
+  }
+  return false;
+}
+
+bool line_matches(const std::vector<Token>& tokens, const std::string& line) {
+  return tokens_match(tokens, 0, trim(line), 0);
+}
 
 // Can actual[j..] be paired one to one with patterns not yet `used`? Extra
 // actual lines are fine if `extra`. Backtracking: outputs here are a few lines.
-bool pair_up(const std::vector<std::regex>& patterns, const std::vector<std::string>& actual, std::size_t j,
-             std::vector<char>& used, bool extra) {
+bool pair_up(const std::vector<std::vector<Token>>& patterns, const std::vector<std::string>& actual,
+             std::size_t j, std::vector<char>& used, bool extra) {
   if (j == actual.size()) return std::find(used.begin(), used.end(), 0) == used.end();
-  const std::string line(trim(actual[j]));
   for (std::size_t i = 0; i < patterns.size(); ++i) {
-    if (used[i] || !std::regex_match(line, patterns[i])) continue;
+    if (used[i] || !line_matches(patterns[i], actual[j])) continue;
     used[i] = 1;
     if (pair_up(patterns, actual, j + 1, used, extra)) return true;
     used[i] = 0;
@@ -188,12 +231,15 @@ bool pair_up(const std::vector<std::regex>& patterns, const std::vector<std::str
 
 }  // namespace
 
+bool line_has_shape(std::string_view shown, const std::string& line) {
+  return line_matches(tokenize(shown), line);
+}
+
 bool has_shape(const std::vector<std::string>& shown, const std::vector<std::string>& actual, bool unordered) {
-  std::vector<std::optional<std::regex>> patterns;
-  for (const auto& s : shown)
-    patterns.push_back(trim(s) == kWildcard ? std::nullopt : std::optional(std::regex(line_pattern(s))));
+  std::vector<std::optional<std::vector<Token>>> patterns;
+  for (const auto& s : shown) patterns.push_back(trim(s) == kWildcard ? std::nullopt : std::optional(tokenize(s)));
   if (unordered) {
-    std::vector<std::regex> lines;
+    std::vector<std::vector<Token>> lines;
     for (auto& p : patterns)
       if (p) lines.push_back(*p);
     std::vector<char> used(lines.size(), 0);
@@ -208,8 +254,7 @@ bool has_shape(const std::vector<std::string>& shown, const std::vector<std::str
       if (!patterns[i]) {
         fits[i][j] = fits[i + 1][j] || (j < m && fits[i][j + 1]);  // take no line, or one more
       } else {
-        fits[i][j] = j < m && fits[i + 1][j + 1] &&
-                     std::regex_match(std::string(trim(actual[j])), *patterns[i]);
+        fits[i][j] = j < m && fits[i + 1][j + 1] && line_matches(*patterns[i], actual[j]);
       }
     }
   }

@@ -49,8 +49,8 @@ struct Example {
 // the file and line, on a block or directive it cannot read.
 std::vector<Example> parse_examples(std::string_view markdown, const std::string& file);
 
-// The regular expression (ECMAScript) that one shown output line stands for.
-std::string line_pattern(std::string_view shown);
+// Does one printed line have the shape of one shown line?
+bool line_has_shape(std::string_view shown, const std::string& line);
 
 // Does `actual` have the shape that `shown` describes (in any order if `unordered`)?
 bool has_shape(const std::vector<std::string>& shown, const std::vector<std::string>& actual,

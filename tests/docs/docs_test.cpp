@@ -113,7 +113,9 @@ TEST(Shape, DigitsBlanksAndEllipsesAreLoose) {
   EXPECT_FALSE(has_shape({"received 30001 bytes"}, {"received bytes"}));
   EXPECT_TRUE(has_shape({"LISTEN 0  128  127.0.0.1:2000"}, {"LISTEN   0 4096 127.0.0.1:25001"}));
   EXPECT_TRUE(has_shape({"users:((\"blocking-server\",...))"}, {"users:((\"blocking-server\",pid=7,fd=3))"}));
-  EXPECT_FALSE(has_shape({"(a+b)*"}, {"aab"}));  // regex characters are literal
+  EXPECT_FALSE(has_shape({"(a+b)*"}, {"aab"}));  // only `...`, numbers and blanks are loose
+  EXPECT_TRUE(line_has_shape("total 30001 bytes", "total 5 bytes"));
+  EXPECT_FALSE(line_has_shape("total 30001 bytes", "total 5.5x bytes"));
   EXPECT_TRUE(has_shape({"rtt_p50_us=259.072 x=3.5k/s"}, {"rtt_p50_us=35 x=812/s"}));
   EXPECT_TRUE(has_shape({"99.0% at 127.0.0.1:2000"}, {"7% at 127.0.0.1:31000"}));
   EXPECT_TRUE(has_shape({"share 0.00076"}, {"share 5.9e-05"}));
