@@ -107,6 +107,21 @@ TEST(CourseIndex, LinksEveryChapterThatHasExamples) {
   }
 }
 
+// Every relative link of the course leads to a file of the repository.
+TEST(CourseIndex, RelativeLinksExist) {
+  for (const auto& file : course_files()) {
+    const std::string text = read_file(file);
+    for (auto at = text.find("]("); at != std::string::npos; at = text.find("](", at + 2)) {
+      const auto end = text.find(')', at);
+      std::string target = text.substr(at + 2, end - at - 2);
+      target = target.substr(0, target.find('#'));
+      if (target.empty() || target.find("://") != std::string::npos) continue;
+      EXPECT_TRUE(fs::exists(file.parent_path() / target))
+          << file.filename().string() << " links " << target << ", which does not exist";
+    }
+  }
+}
+
 // The rules of course.hpp, on their own.
 TEST(Shape, DigitsBlanksAndEllipsesAreLoose) {
   EXPECT_TRUE(has_shape({"received 30001 bytes"}, {"received 65483 bytes"}));
