@@ -29,7 +29,8 @@
 // at FD_SETSIZE: such connections get "error: server full", as in select-server.
 //
 // Usage:   libevent-server [--backend epoll] [--port 2000] [--repeat R] [--stats] ...
-// Notes:   README-libevent.md, for what each --stats counter means here.
+// Course:  docs/09-libevent.md.  Notes: README-libevent.md, for what each --stats
+//          counter means here.  Compare with ../epoll/server.cpp.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -272,7 +273,7 @@ void adopt(Server& s, Fd fd, bool refused) {
     vlog("fd %d: bufferevent_socket_new failed", fd.get());
     return;  // the Fd closes the socket
   }
-  if (verbose()) vlog("fd %d: connection from %s", fd.get(), peer_address(fd.get()).c_str());
+  if (verbose()) vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
   fd.release();  // the bufferevent owns it now
   Conn& c = s.conns.emplace_back(s, bev, s.options.limits);
   c.self = std::prev(s.conns.end());

@@ -68,7 +68,7 @@ void close_gracefully(int fd, std::chrono::milliseconds linger, Stats& stats) {
 
 void serve_client(Fd client, const ServerOptions& options, Stats& stats, bool refused) {
   const int fd = client.get();
-  vlog("fd %d: connection from %s%s", fd, peer_address(fd).c_str(), refused ? ": server full" : "");
+  vlog("fd %d: connected from %s%s", fd, peer_address(fd).c_str(), refused ? ": server full" : "");
   EchoSession session(options.limits);
   if (refused) session.refuse(kServerFull);
   bool peer_eof = false;
