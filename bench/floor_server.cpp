@@ -2,12 +2,12 @@
 // connection, read() then write the same bytes back, nothing else.
 //
 // It is no muxlab model and keeps none of the protocol's promises (no framing,
-// no --repeat, no bounded memory, no graceful stop: SIGTERM simply ends it). It
+// no --repeat, no bounded memory, no drain: SIGTERM ends it at once). It
 // exists so that echo-bench can state every figure as a ratio to what this
 // machine's loopback does with no server logic at all: BM_PingPong/floor and
 // BM_Bulk/floor. A line echo is a byte echo, so it serves both framings.
 //
-// Usage:   floor-server [--host ADDR] [--port N]   (other server flags are ignored)
+// Usage:   floor-server [--host ADDR] [--port N]   (the other server flags are accepted and ignored)
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -16,12 +16,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
-#include <string>
-#include <string_view>
 #include <thread>
 
 #include "core/options.hpp"
+#include "core/signals.hpp"
 #include "core/socket.hpp"
 
 using namespace muxlab::core;
@@ -51,19 +49,18 @@ void echo(Fd client) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  std::uint64_t port = 2000;
-  for (int i = 1; i + 1 < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--host") host = argv[++i];
-    else if (flag == "--port" && !parse_number(argv[++i], 0, 65535, port)) return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  Fd listener = listen_on_or_die(host, static_cast<std::uint16_t>(port), /*nonblocking=*/false);
+  // The common parser, so that the floor takes the same command line as every
+  // server (a bad flag exits 2); only --host and --port matter here.
+  const ServerOptions options = parse_server_options(
+      argc, argv, "floor-server", "The benchmark's floor: a plain blocking echo, one thread per connection.");
+  install_signal_handlers();  // SIGPIPE ignored; SIGTERM shuts the listener (below)
+  Fd listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/false);
+  shut_on_stop(listener.get(), -1);  // a stop makes accept() fail at once
   announce_listening(listener.get());
-  for (;;) {
+  while (!stop_requested()) {
     Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (client) std::thread(echo, std::move(client)).detach();
     else if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 10);  // out of descriptors: never spin
   }
+  return 0;  // the echo threads end with the process
 }
