@@ -9,10 +9,11 @@
 // of this model (docs/ chapter 3).
 #include "blocking/serve_client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -46,35 +47,40 @@ bool send_owed(int fd, EchoSession& session, Stats& stats) {
 }
 
 // Graceful close: our FIN goes after the last reply; then read and throw away
-// until the client's EOF (or `linger` passes), so that closing with unread input
-// does not make the kernel send a reset that destroys replies not yet read.
+// until the client's EOF, or until `linger` has passed, so that closing with
+// unread input does not make the kernel send a reset that destroys replies not
+// yet read. The limit is a deadline, checked with poll() before each recv(): a
+// receive timeout (SO_RCVTIMEO) would restart with every byte, and a client
+// trickling bytes could hold us for ever.
 void close_gracefully(int fd, std::chrono::milliseconds linger, Stats& stats) {
   ::shutdown(fd, SHUT_WR);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(linger.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((linger.count() % 1000) * 1000);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto deadline = std::chrono::steady_clock::now() + linger;
   char discard[16 * 1024];
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      ++stats.linger_timeouts;
+      return;  // the client never sent its EOF: close now
+    }
     ssize_t k = ::recv(fd, discard, sizeof discard, 0);
-    if (k > 0) continue;
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++stats.linger_timeouts;
-    return;  // EOF, the timeout, or an error: close now
+    if (k > 0 || (k < 0 && errno == EINTR)) continue;
+    return;  // EOF, or an error: close now
   }
 }
 
 }  // namespace
 
-void serve_client(Fd client, const ServerOptions& options, Stats& stats, bool refused) {
-  const int fd = client.get();
+void serve_client(int fd, const ServerOptions& options, Stats& stats, bool refused) {
   vlog("fd %d: connected from %s%s", fd, peer_address(fd).c_str(), refused ? ": server full" : "");
   EchoSession session(options.limits);
   if (refused) session.refuse(kServerFull);
   bool peer_eof = false;
   while (!session.finished()) {
     if (stop_requested()) session.stop_input();  // shutting down: finish what is owed
-    if (!send_owed(fd, session, stats)) return;  // closes the socket
+    if (!send_owed(fd, session, stats)) return;  // the client is gone: the caller closes
     auto window = session.recv_window();
     if (window.empty()) continue;  // input closed: the loop ends once all is sent
     ssize_t k = ::recv(fd, window.data(), window.size(), 0);
@@ -99,7 +105,6 @@ void serve_client(Fd client, const ServerOptions& options, Stats& stats, bool re
     }
   }
   if (!peer_eof) close_gracefully(fd, options.linger, stats);
-  vlog("fd %d: closed", fd);
 }
 
 }  // namespace muxlab::blocking

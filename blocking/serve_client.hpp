@@ -8,10 +8,11 @@
 
 namespace muxlab::blocking {
 
-// Serves `client` until the reply is complete and the connection closed. Per-
+// Serves the connection `fd` until the reply is complete and the graceful close
+// has run (half-close, linger); the caller then closes the descriptor. Per-
 // connection errors end this connection only. Never exits the process.
-// `refused`: answer only "error: server full" (past --max-clients), then close.
-void serve_client(muxlab::core::Fd client, const muxlab::core::ServerOptions& options, muxlab::core::Stats& stats,
+// `refused`: answer only "error: server full" (past --max-clients).
+void serve_client(int fd, const muxlab::core::ServerOptions& options, muxlab::core::Stats& stats,
                   bool refused = false);
 
 }  // namespace muxlab::blocking

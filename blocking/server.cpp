@@ -20,6 +20,7 @@
 #include <cstdio>
 
 #include "blocking/serve_client.hpp"
+#include "core/log.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -60,8 +61,10 @@ int main(int argc, char** argv) {
     // From here a stop also shuts this client's read side, so a recv() blocked
     // on it returns, and the reply owed is finished within the drain time.
     shut_on_stop(listener.get(), accepted.fd.get());
-    muxlab::blocking::serve_client(std::move(accepted.fd), options, stats);
-    shut_on_stop(listener.get(), -1);
+    muxlab::blocking::serve_client(accepted.fd.get(), options, stats);
+    shut_on_stop(listener.get(), -1);  // before the descriptor is closed and its number reused
+    vlog("fd %d: closed", accepted.fd.get());
+    accepted.fd.reset();
   }
   if (options.stats) stats.print(stderr);
   return 0;

@@ -9,10 +9,11 @@
 // connection, and shared state (here only the counters and the list of open
 // sockets) needs a lock.
 //
-// Its limits: --max-clients threads at most (default 1024); past that a client
-// gets "error: server full" (from a short-lived thread). Thousands of mostly
-// idle connections cost thousands of threads: the readiness models (../select,
-// ../poll, ../epoll) serve them from one.
+// Its limits: --max-clients clients served at once (default 1024); past that a
+// client gets "error: server full" (from a short-lived thread, as many as
+// --max-clients of those too, then at once from the main thread). Thousands
+// of mostly idle connections cost thousands of threads: the readiness models
+// (../select, ../poll, ../epoll) serve them from one.
 //
 // Stopping: signals are blocked in the workers, so SIGTERM reaches the main
 // thread, whose handler shuts the listener; accept() fails and the main thread
@@ -50,19 +51,25 @@ struct Shared {
   std::mutex mutex;
   std::condition_variable worker_done;
   std::unordered_set<int> open_fds;  // so that a stop can wake every worker
+  std::size_t serving = 0;           // workers serving a client (at most --max-clients)
+  std::size_t refusing = 0;          // workers saying "server full" (at most --max-clients too)
   Stats stats;                       // workers add theirs when they finish
 };
 
 void run_worker(Fd client, const ServerOptions& options, Shared& shared, bool refused) {
-  const int fd = client.get();
   Stats mine;
-  muxlab::blocking::serve_client(std::move(client), options, mine, refused);  // closes fd...
-  std::lock_guard lock(shared.mutex);
-  // ...so the number is erased only now; the main thread never shuts a number
-  // that is not ours, because it shuts only under this same lock.
-  shared.open_fds.erase(fd);
-  shared.stats.merge(mine);
-  shared.worker_done.notify_all();
+  muxlab::blocking::serve_client(client.get(), options, mine, refused);
+  {
+    // The number leaves open_fds while the socket is still open: once closed,
+    // accept() may hand the same number to a new client, whose entry must not
+    // be the one erased here.
+    std::lock_guard lock(shared.mutex);
+    shared.open_fds.erase(client.get());
+    --(refused ? shared.refusing : shared.serving);
+    shared.stats.merge(mine);
+    shared.worker_done.notify_all();
+  }
+  client.reset();
 }
 
 // Workers inherit the signal mask of the thread that creates them: block the stop
@@ -121,18 +128,27 @@ int main(int argc, char** argv) {
     }
     if (accepted.status != AcceptStatus::accepted) continue;  // EINTR, ECONNABORTED, listener shut
     // Past --max-clients the client still gets a thread, a short-lived one that
-    // answers "error: server full" and closes gracefully (the linger needs a
-    // thread that may block). It counts as open until it is done.
+    // answers "error: server full" and closes gracefully (the linger may block).
+    // Those threads are capped too: past the cap, the main thread says it and
+    // closes at once (core::reject_client).
     std::unique_lock lock(shared.mutex);
-    const bool refused = shared.open_fds.size() >= options.max_clients;
+    const bool refused = shared.serving >= options.max_clients;
+    if (refused && shared.refusing >= options.max_clients) {
+      lock.unlock();
+      ++accept_stats.rejected;
+      reject_client(std::move(accepted.fd), accept_stats);
+      continue;
+    }
     const int fd = accepted.fd.get();
     shared.open_fds.insert(fd);
+    ++(refused ? shared.refusing : shared.serving);
     if (refused) ++accept_stats.rejected;
-    else accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.open_fds.size());
+    else accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.serving);
     lock.unlock();
     if (!start_worker(std::move(accepted.fd), options, shared, refused)) {
       std::lock_guard relock(shared.mutex);
       shared.open_fds.erase(fd);
+      --(refused ? shared.refusing : shared.serving);
       ++accept_stats.resets;
     }
   }

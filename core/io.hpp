@@ -26,9 +26,10 @@ namespace muxlab::core {
 
 using Clock = std::chrono::steady_clock;
 
-// Per wakeup, one connection moves at most this much each way, so that a client
-// with a huge reply owed cannot starve the others (Redis caps writes per event
-// the same way).
+// Per wakeup, one connection stops moving bytes in a direction once this much
+// has gone (checked between calls, so one last recv()/send() may take it past),
+// so that a client with a huge reply owed cannot starve the others (Redis caps
+// writes per event the same way).
 inline constexpr std::size_t kTurnBudget = 64 * 1024;
 
 struct Connection {

@@ -63,6 +63,7 @@ void EchoSession::reject_long_line() {
 void EchoSession::on_peer_eof() {
   if (input_closed_) return;
   input_closed_ = true;
+  in_.release_if_empty();  // the window handed out for the recv() that saw EOF
   // The tail end: a fragment with no '\n' is still a line, answered like the others.
   if (limits_.framing == Framing::line && in_.size() > complete_) {
     in_.prepare(1, in_.size() + 1);  // room for one byte more: a full buffer must not double here

@@ -58,7 +58,7 @@ class EchoSession {
   bool input_closed() const { return input_closed_; }
   bool line_too_long() const { return line_too_long_; }
 
-  // Heap bytes this session holds right now (for tests and --stats). A std::string
+  // Heap bytes this session holds right now (what the tests bound). A std::string
   // keeps short text inline (15 bytes in libstdc++): only a capacity past that is heap.
   std::size_t held_bytes() const {
     const std::size_t trailer_heap = trailer_.capacity() > std::string().capacity() ? trailer_.capacity() : 0;

@@ -15,17 +15,20 @@ namespace muxlab::core {
 
 namespace {
 
-volatile sig_atomic_t g_stop = 0;
+// Lock-free atomics are safe in a handler, and threaded-server's workers read the
+// flag too (a volatile sig_atomic_t would be a data race there).
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 int g_pipe[2] = {-1, -1};
 std::atomic<int> g_listen_fd{-1};
 std::atomic<int> g_client_fd{-1};
 std::atomic<long> g_drain_ms{2000};
 
-// Only async-signal-safe calls in here: write, shutdown, setitimer (signal-safety(7)).
+// Only async-signal-safe calls in here: write and shutdown (signal-safety(7)), and
+// setitimer, which POSIX does not list but is a plain system call on Linux.
 void on_stop_signal(int) {
   const int saved_errno = errno;  // a handler must not disturb the errno the main code reads
-  if (!g_stop) {
-    g_stop = 1;
+  if (!g_stop.exchange(true)) {
     char byte = 's';
     ssize_t ignored = ::write(g_pipe[1], &byte, 1);  // nonblocking: a full pipe is still "readable"
     (void)ignored;
@@ -68,7 +71,7 @@ void install_signal_handlers() {
   install(SIGALRM, on_drain_timeout);
 }
 
-bool stop_requested() { return g_stop != 0; }
+bool stop_requested() { return g_stop.load(); }
 int stop_fd() { return g_pipe[0]; }
 
 void shut_on_stop(int listen_fd, int client_fd) {

@@ -1,7 +1,6 @@
 #include "core/socket.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -89,11 +88,6 @@ std::string peer_address(int fd) {
   socklen_t len = sizeof ss;
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return "?";
   return format_address(ss);
-}
-
-void set_nonblocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die_errno("fcntl O_NONBLOCK");
 }
 
 std::size_t descriptors_available(std::size_t ceiling) {

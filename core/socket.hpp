@@ -27,8 +27,6 @@ void announce_listening(int listen_fd);
 std::string local_address(int fd);  // "127.0.0.1:2000", "::1:2000"
 std::string peer_address(int fd);
 
-void set_nonblocking(int fd);
-
 // How many more descriptors this process can open below `ceiling` (or below
 // RLIMIT_NOFILE, if lower), counting every descriptor open now, inherited ones
 // too, and keeping one spare to accept a client past the limit and tell it

@@ -161,6 +161,12 @@ int main(int argc, char** argv) {
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
   s.listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/true);
+  if (s.listener.get() >= FD_SETSIZE || stop_fd() >= FD_SETSIZE) {
+    // Started with over a thousand descriptors open: not even these fit an fd_set.
+    std::fprintf(stderr, "error: descriptor %d is past FD_SETSIZE (%d): select() cannot watch it\n",
+                 std::max(s.listener.get(), stop_fd()), FD_SETSIZE);
+    return 1;
+  }
   s.max_clients = descriptors_available(FD_SETSIZE);
   if (options.max_clients != 0) s.max_clients = std::min(options.max_clients, s.max_clients);
   announce_listening(s.listener.get());
