@@ -161,6 +161,19 @@ void report_rtt(benchmark::State& state, const LatencyHistogram& rtt) {
   state.counters["rtt_p99_us"] = rtt.percentile_us(99);
 }
 
+// Warms the load up, then runs it for the measured time: the server's CPU and
+// ours are taken over exactly that stretch.
+template <typename Load>
+Meter measure(benchmark::State& state, Load& load, pid_t server) {
+  load.run_for(kWarmUp);
+  load.reset_counts();
+  Meter meter(server);
+  meter.start();
+  for (auto _ : state) load.run_for(measured_time());
+  meter.stop();
+  return meter;
+}
+
 // ---- BM_PingPong: C connections, one message in flight each ------------------
 
 void ping_pong(benchmark::State& state, const Model& model) {
@@ -172,12 +185,7 @@ void ping_pong(benchmark::State& state, const Model& model) {
   try {
     auto connections = open_connections(server->host(), server->port(), conns);
     PingPong load(connections, bytes);
-    load.run_for(kWarmUp);
-    load.reset_counts();
-    Meter meter(server->pid());
-    meter.start();
-    for (auto _ : state) load.run_for(measured_time());
-    meter.stop();
+    const Meter meter = measure(state, load, server->pid());
     load.finish();
     const auto messages = static_cast<double>(load.messages());
     state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
@@ -216,12 +224,7 @@ void idle_scaling(benchmark::State& state, const Model& model) {
     const double rss_before = static_cast<double>(server->rss_bytes());
     auto idlers = open_connections(server->host(), server->port(), idle);
     const double rss_after = static_cast<double>(server->rss_bytes());
-    load.run_for(kWarmUp);
-    load.reset_counts();
-    Meter meter(server->pid());
-    meter.start();
-    for (auto _ : state) load.run_for(measured_time());
-    meter.stop();
+    const Meter meter = measure(state, load, server->pid());
     load.finish();
     state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
     report_rtt(state, load.latencies());
@@ -288,12 +291,7 @@ void bulk(benchmark::State& state, const Model& model) {
   if (!server) return;
   try {
     Bulk load(connect_to(server->host(), server->port()), static_cast<std::size_t>(state.range(0)));
-    load.run_for(kWarmUp);
-    load.reset_counts();
-    Meter meter(server->pid());
-    meter.start();
-    for (auto _ : state) load.run_for(measured_time());
-    meter.stop();
+    const Meter meter = measure(state, load, server->pid());
     const double bytes = static_cast<double>(load.counted_bytes());
     load.finish();
     state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
