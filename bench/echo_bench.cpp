@@ -1,6 +1,6 @@
 // echo-bench - every model on the same work, measured by Google Benchmark.
 //
-// Each benchmark starts its server as a child process (core/harness/child.hpp),
+// Each benchmark starts its server as a child process (harness/child.hpp),
 // drives it from the load generator in load.cpp, and stops it with SIGTERM. With
 // two CPUs or more the server runs on CPU 0 and this process on CPU 1, so the
 // server's CPU time is its own and read from its CPU clock (clock_getcpuclockid,
@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -33,7 +34,7 @@
 
 #include "bench/load.hpp"
 #include "bench/workloads.hpp"
-#include "core/harness/child.hpp"
+#include "harness/child.hpp"
 
 using muxlab::harness::ServerProcess;
 using muxlab::harness::SpawnOptions;
@@ -205,8 +206,8 @@ void ping_pong(benchmark::State& state, const Model& model) {
 void idle_scaling(benchmark::State& state, const Model& model) {
   const auto idle = static_cast<std::size_t>(state.range(0));
   progress("BM_IdleScaling/" + model.name + " idle=" + std::to_string(idle));
-  if (model.fd_limit != 0 && idle + 16 > model.fd_limit) {
-    state.SkipWithError((model.name + ": FD_SETSIZE limit (" + std::to_string(model.fd_limit) +
+  if (model.fd_ceiling != 0 && idle + 16 > model.fd_ceiling) {
+    state.SkipWithError((model.name + ": FD_SETSIZE limit (" + std::to_string(model.fd_ceiling) +
                          " descriptors), select cannot watch " + std::to_string(idle) + " idle connections")
                             .c_str());
     return;
@@ -215,7 +216,8 @@ void idle_scaling(benchmark::State& state, const Model& model) {
     state.SkipWithError(("RLIMIT_NOFILE " + std::to_string(g.max_fds) + " is too low for this").c_str());
     return;
   }
-  auto server = start_server(state, model);
+  // Room for every idle connection, whatever the model's default (threaded-server: 1024 threads).
+  auto server = start_server(state, model, {"--max-clients", std::to_string(idle + 16)});
   if (!server) return;
   try {
     auto active = open_connections(server->host(), server->port(), 1);
@@ -344,7 +346,7 @@ benchmark::internal::Benchmark* add(const std::string& workload, const Model& mo
 
 void register_all() {
   const Plan& p = g.plan;
-  const auto models = all_models();
+  const auto models = bench_models();
   for (const Model& m : models) {
     auto* b = add("PingPong", m, ping_pong)->ArgNames({"conns", "bytes"});
     for (auto bytes : p.pingpong_bytes)
@@ -380,6 +382,15 @@ void take_own_flags(int& argc, char** argv) {
       g.progress = true;
     } else if (arg == "--muxlab_realtime") {
       g.realtime = true;
+    } else if (arg == "--muxlab_list_models") {
+      // One line per model, for scripts (bench/side_by_side.sh, bench/report.py):
+      // name, binary, folder and the model's flags, tab-separated.
+      for (const Model& m : bench_models()) {
+        std::printf("%s\t%s\t%s", m.name.c_str(), m.binary.c_str(), m.folder.c_str());
+        for (const auto& a : m.args) std::printf("\t%s", a.c_str());
+        std::printf("\n");
+      }
+      std::exit(0);
     } else if (arg.starts_with("--muxlab_seconds=")) {
       g.plan.seconds = std::stod(std::string(arg.substr(17)));
     } else {
@@ -390,6 +401,7 @@ void take_own_flags(int& argc, char** argv) {
             "  --muxlab_seconds=S   measured time per benchmark (default 0.5, quick 0.25)\n"
             "  --muxlab_progress    a line on stderr as each benchmark starts\n"
             "  --muxlab_realtime    SCHED_FIFO for the load generator and servers (busy machines)\n"
+            "  --muxlab_list_models print the models (name, binary, folder, flags; tab-separated) and exit\n"
             "Google Benchmark's own flags follow.\n\n");
       argv[kept++] = argv[i];
     }
@@ -453,6 +465,9 @@ int main(int argc, char** argv) {
   schedule_realtime_if_asked();
   benchmark::AddCustomContext("muxlab_seconds_per_benchmark", std::to_string(g.plan.seconds));
   benchmark::AddCustomContext("muxlab_rlimit_nofile", std::to_string(g.max_fds));
+  std::string names;  // the models in the order the report shows them (harness/models.hpp)
+  for (const Model& m : bench_models()) names += (names.empty() ? "" : ",") + m.name;
+  benchmark::AddCustomContext("muxlab_models", names);
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

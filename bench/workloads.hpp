@@ -1,39 +1,30 @@
-// workloads.hpp - what echo-bench measures: the models (one server each) and the
-// parameters of every workload, for the full run and for the quick one.
+// workloads.hpp - what echo-bench measures: the models (harness/models.hpp, plus
+// the floor) and the parameters of every workload, for the full run and the quick one.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <sys/select.h>
 #include <vector>
+
+#include "harness/models.hpp"
 
 namespace muxlab::bench {
 
-struct Model {
-  std::string name;               // in benchmark names: BM_<Workload>/<name>/...
-  std::string binary;             // in the directory of echo-bench
-  std::vector<std::string> args;  // the model's own flags
-  bool concurrent = true;         // false: one client at a time (blocking-server)
-  bool floor = false;             // the minimal blocking echo: raw bytes only, no --repeat
-  std::size_t fd_limit = 0;       // descriptors it can watch (select: FD_SETSIZE), 0 = none
+// A model of harness/models.hpp (the one list), or the floor: the minimal
+// blocking echo that every figure is a ratio to, which keeps none of the
+// protocol's promises (raw bytes only, no --repeat, no drain).
+struct Model : harness::Model {
+  bool floor = false;
 };
 
-inline std::vector<Model> all_models() {
-  return {
-      {"blocking", "blocking-server", {}, false},
-      // 10000 idle connections are 10000 threads: allow them (default 1024).
-      {"threaded", "threaded-server", {"--max-clients", "10100"}},
-      {"nonblocking", "nonblocking-server", {}},
-      {"select", "select-server", {}, true, false, FD_SETSIZE},
-      {"poll", "poll-server", {}},
-      {"epoll", "epoll-server", {}},
-      {"epoll-edge", "epoll-server", {"--edge"}},
-      {"libevent", "libevent-server", {}},  // default backend: epoll
-      {"libevent-poll", "libevent-server", {"--backend", "poll"}},
-      {"libevent-select", "libevent-server", {"--backend", "select"}, true, false, FD_SETSIZE},
-      {"floor", "floor-server", {}, true, true},
-  };
+inline std::vector<Model> bench_models() {
+  std::vector<Model> models;
+  for (const harness::Model& m : harness::all_models()) models.push_back({m});
+  Model floor{{"floor", "floor-server", {}, "bench"}};
+  floor.floor = true;
+  models.push_back(floor);
+  return models;
 }
 
 // A long reply for BM_Chunking: payload x repeat, then '\n'.

@@ -111,8 +111,8 @@ TEST_P(ServerConformance, PartialLineClientStallsNobody) {
 }
 
 TEST_P(ServerConformance, IdleConnectionsCostLittle) {
-  const std::size_t n = spec().idle_connections;
-  if (n == 0) GTEST_SKIP() << spec().binary << " has no idle-connection scaling to show (idle_connections 0)";
+  const std::size_t n = spec().idle_test_connections;
+  if (n == 0) GTEST_SKIP() << spec().binary << " has no idle-connection scaling to show (idle_test_connections 0)";
   const std::size_t limit = raise_open_file_limit();
   if (limit < n + 100)
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit << " is too low for " << n << " idle connections";

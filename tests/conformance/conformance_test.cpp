@@ -1,5 +1,5 @@
 // conformance_test.cpp - SPEC §1 (the protocol) and §2 (the command line),
-// checked over real sockets against every server in servers.cpp.
+// checked over real sockets against every model in harness/models.hpp.
 //
 // Lifecycle cases (signals, resets, server full) are in lifecycle_test.cpp,
 // concurrency and scaling cases in concurrency_test.cpp.
@@ -138,7 +138,7 @@ TEST_P(ServerConformance, BadFlagsExitTwoWithOneLine) {
       {{"--port", "0", "--repeat"}, "--repeat"},
   };
   for (const auto& [args, named] : bad) {
-    std::vector<std::string> all = spec().extra_args;
+    std::vector<std::string> all = spec().args;
     all.insert(all.end(), args.begin(), args.end());
     auto result = harness::run_program(binary_path(spec()), all);
     const std::string shown = ::testing::PrintToString(all);

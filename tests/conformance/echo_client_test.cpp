@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/harness/child.hpp"
+#include "harness/child.hpp"
 
 namespace muxlab::conformance {
 namespace {

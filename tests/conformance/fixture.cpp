@@ -8,7 +8,7 @@ void ServerConformance::SetUpTestSuite() { raise_open_file_limit(); }
 
 std::vector<std::string> ServerConformance::server_args(const std::vector<std::string>& more) const {
   std::vector<std::string> args = {"--port", "0", "--stats"};
-  args.insert(args.end(), spec().extra_args.begin(), spec().extra_args.end());
+  args.insert(args.end(), spec().args.begin(), spec().args.end());
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
@@ -38,7 +38,7 @@ std::string reply_to(std::string_view payload, std::size_t repeat) {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, ServerConformance, ::testing::ValuesIn(AllServers()),
-                         [](const ::testing::TestParamInfo<ServerSpec>& param) { return param.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllModels, ServerConformance, ::testing::ValuesIn(harness::all_models()),
+                         [](const ::testing::TestParamInfo<ServerSpec>& param) { return harness::test_name(param.param); });
 
 }  // namespace muxlab::conformance

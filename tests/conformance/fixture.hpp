@@ -1,4 +1,4 @@
-// fixture.hpp - ServerConformance: every case runs once per server in AllServers().
+// fixture.hpp - ServerConformance: every case runs once per model in harness/models.hpp.
 //
 // Each case spawns the real binary (--port 0 --stats plus the model's flags),
 // talks to it over loopback, then stops it with a signal and checks that it
@@ -14,8 +14,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/harness/child.hpp"
-#include "core/harness/client.hpp"
+#include "harness/child.hpp"
+#include "harness/client.hpp"
 #include "tests/conformance/servers.hpp"
 #include "tests/conformance/wire.hpp"
 

@@ -1,4 +1,4 @@
-// wire.hpp - what the conformance cases need beyond core/harness: many clients
+// wire.hpp - what the conformance cases need beyond harness/: many clients
 // driven by one poll() loop, the server's --stats counters, a few probes.
 //
 // Every wait here is on readiness with a deadline: a server that hangs fails the
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/harness/client.hpp"
+#include "harness/client.hpp"
 
 namespace muxlab::conformance {
 

@@ -1,4 +1,4 @@
-#include "core/harness/child.hpp"
+#include "harness/child.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

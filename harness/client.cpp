@@ -1,4 +1,4 @@
-#include "core/harness/client.hpp"
+#include "harness/client.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
