@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   const ServerOptions options = parse_server_options(
       argc, argv, "floor-server", "The benchmark's floor: a plain blocking echo, one thread per connection.");
   install_signal_handlers();  // SIGPIPE ignored; SIGTERM shuts the listener (below)
-  Fd listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/false);
+  Fd listener = listen_on_or_die(options, /*nonblocking=*/false);
   shut_on_stop(listener.get(), -1);  // a stop makes accept() fail at once
   announce_listening(listener.get());
   while (!stop_requested()) {

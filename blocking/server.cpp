@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
       argc, argv, "blocking-server", "The iterative echo server: one client at a time, blocking calls.");
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM request a stop
   set_stop_drain(options.drain);
-  Fd listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/false);
+  Fd listener = listen_on_or_die(options, /*nonblocking=*/false);
   announce_listening(listener.get());
 
   Stats stats;

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
       argc, argv, "threaded-server", "Echo server with blocking calls and one thread per connection.");
   if (options.max_clients == 0) options.max_clients = kDefaultMaxClients;
   install_signal_handlers();
-  Fd listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/false);
+  Fd listener = listen_on_or_die(options, /*nonblocking=*/false);
   shut_on_stop(listener.get(), -1);  // a stop shuts the listener: accept() returns
   announce_listening(listener.get());
 

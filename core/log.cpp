@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
+#include <cerrno>  // program_invocation_short_name (glibc, _GNU_SOURCE)
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -16,20 +16,8 @@ std::atomic<bool> g_verbose{false};
 }
 
 const char* errno_name(int err) {
-  switch (err) {
-#define MUXLAB_ERRNO(e) \
-  case e:               \
-    return #e;
-    MUXLAB_ERRNO(EAGAIN) MUXLAB_ERRNO(EINTR) MUXLAB_ERRNO(EPIPE) MUXLAB_ERRNO(ECONNRESET)
-    MUXLAB_ERRNO(ECONNABORTED) MUXLAB_ERRNO(ECONNREFUSED) MUXLAB_ERRNO(EADDRINUSE)
-    MUXLAB_ERRNO(EADDRNOTAVAIL) MUXLAB_ERRNO(EACCES) MUXLAB_ERRNO(EMFILE) MUXLAB_ERRNO(ENFILE)
-    MUXLAB_ERRNO(ENOBUFS) MUXLAB_ERRNO(ENOMEM) MUXLAB_ERRNO(ETIMEDOUT) MUXLAB_ERRNO(EINVAL)
-    MUXLAB_ERRNO(EBADF) MUXLAB_ERRNO(ENOTCONN) MUXLAB_ERRNO(EAFNOSUPPORT) MUXLAB_ERRNO(EHOSTUNREACH)
-    MUXLAB_ERRNO(ENETUNREACH) MUXLAB_ERRNO(EPERM) MUXLAB_ERRNO(ENOENT)
-#undef MUXLAB_ERRNO
-    default:
-      return "E?";
-  }
+  const char* name = ::strerrorname_np(err);
+  return name != nullptr ? name : "E?";
 }
 
 void die_errno(const char* format, ...) {
@@ -39,7 +27,18 @@ void die_errno(const char* format, ...) {
   va_start(args, format);
   std::vsnprintf(message, sizeof message, format, args);
   va_end(args);
-  std::fprintf(stderr, "error: %s: %s (%s)\n", message, errno_name(err), std::strerror(err));
+  std::fprintf(stderr, "%s: %s: %s (%s)\n", program_invocation_short_name, message, errno_name(err),
+               std::strerror(err));
+  std::exit(1);
+}
+
+void die(const char* format, ...) {
+  char message[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, message);
   std::exit(1);
 }
 

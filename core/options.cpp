@@ -1,5 +1,7 @@
 #include "core/options.hpp"
 
+#include <getopt.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -7,7 +9,7 @@
 #include <vector>
 
 #include "core/log.hpp"
-#include "core/socket.hpp"
+#include "core/version.hpp"
 
 namespace muxlab::core {
 
@@ -31,9 +33,11 @@ void print_help(const char* program, const char* summary, const std::vector<Flag
     std::string left = std::string(flag.name) + (flag.value_name ? std::string(" ") + flag.value_name : "");
     std::printf("  %-22s %s\n", left.c_str(), flag.help);
   }
+  std::printf("  %-22s %s\n  %-22s %s\n", "-h, --help", "print this help and exit", "--version",
+              "print the program, muxlab's version and git commit, and exit");
 }
 
-// A flag whose value is a number in [min, max], stored through `store`.
+// A flag whose value is a number in [min, max], stored through `target`.
 template <typename T>
 Flag number_flag(const char* name, const char* value_name, const char* help, std::uint64_t min,
                  std::uint64_t max, T& target) {
@@ -54,6 +58,11 @@ Flag millis_flag(const char* name, const char* help, std::chrono::milliseconds& 
           }};
 }
 
+// getopt_long(3) gives each long option a code; ours are kFirstCode + the flag's index.
+constexpr int kFirstCode = 256;
+constexpr int kHelpCode = 'h';
+constexpr int kVersionCode = kFirstCode - 1;
+
 }  // namespace
 
 bool parse_number(std::string_view text, std::uint64_t min, std::uint64_t max, std::uint64_t& out) {
@@ -68,7 +77,6 @@ bool parse_number(std::string_view text, std::uint64_t min, std::uint64_t max, s
 ServerOptions parse_server_options(int argc, char** argv, const char* program, const char* summary,
                                    std::span<const ExtraFlag> extra) {
   ServerOptions o;
-  bool help = false;
   std::vector<Flag> flags = {
       {"--host", "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)",
        [&o](std::string_view v) {
@@ -95,6 +103,8 @@ ServerOptions parse_server_options(int argc, char** argv, const char* program, c
        [&o](std::string_view) { return o.stats = true; }},
       {"--verbose", nullptr, "log each connection and each recv/send size to stderr",
        [&o](std::string_view) { return o.verbose = true; }},
+      number_flag("--backlog", "N", "listen(2) backlog: connections the kernel queues for accept() (default SOMAXCONN)",
+                  0, 1'000'000, o.backlog),
       millis_flag("--drain-ms", "after SIGINT/SIGTERM, time to finish what is owed (default 2000)", o.drain),
       millis_flag("--linger-ms", "after the server half-closes, time to wait for the client's EOF (default 2000)",
                   o.linger),
@@ -102,40 +112,57 @@ ServerOptions parse_server_options(int argc, char** argv, const char* program, c
                   1ull << 30, o.send_buffer),
   };
   for (const auto& e : extra) flags.push_back({e.name, e.value_name, e.help, e.apply});
-  flags.push_back({"--help", nullptr, "print this help and exit", [&help](std::string_view) { return help = true; }});
 
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view name = arg;
-    std::string_view value;
-    bool inline_value = false;
-    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inline_value = true;
+  std::vector<option> longopts;
+  for (std::size_t i = 0; i < flags.size(); ++i)
+    longopts.push_back({flags[i].name + 2, flags[i].value_name ? required_argument : no_argument, nullptr,
+                        kFirstCode + static_cast<int>(i)});
+  longopts.push_back({"help", no_argument, nullptr, kHelpCode});
+  longopts.push_back({"version", no_argument, nullptr, kVersionCode});
+  longopts.push_back({nullptr, 0, nullptr, 0});
+
+  // The option that getopt_long() just refused, as the user wrote it.
+  const auto offending = [&](int code) -> std::string {
+    if (code >= kFirstCode) return flags[static_cast<std::size_t>(code - kFirstCode)].name;
+    if (code == kHelpCode || code == kVersionCode) return code == kHelpCode ? "--help" : "--version";
+    if (code > 0) return std::string("-") + static_cast<char>(code);
+    std::string arg = argv[optind - 1];
+    return arg.substr(0, arg.find('='));
+  };
+
+  bool help = false, version = false;
+  opterr = 0;  // we print the one line ourselves
+  optind = 0;  // GNU: start afresh (a test may parse many times)
+  for (int code; (code = ::getopt_long(argc, argv, ":h", longopts.data(), nullptr)) != -1;) {
+    if (code == '?' && (optopt >= kFirstCode || optopt == kHelpCode || optopt == kVersionCode))
+      usage_error(program, "option " + offending(optopt) + " takes no value");
+    if (code == '?') usage_error(program, "unknown option '" + offending(optopt) + "'");
+    if (code == ':') usage_error(program, "option " + offending(optopt) + " needs a value");
+    if (code == kHelpCode) {
+      help = true;
+    } else if (code == kVersionCode) {
+      version = true;
+    } else {
+      const Flag& flag = flags[static_cast<std::size_t>(code - kFirstCode)];
+      const std::string_view value = optarg != nullptr ? optarg : "";
+      if (!flag.apply(value)) usage_error(program, "bad value '" + std::string(value) + "' for " + flag.name);
     }
-    const Flag* flag = nullptr;
-    for (const auto& f : flags)
-      if (name == f.name) flag = &f;
-    if (flag == nullptr) usage_error(argv[0], "unknown option '" + std::string(arg) + "'");
-    if (flag->value_name != nullptr && !inline_value) {
-      if (i + 1 >= argc) usage_error(argv[0], "option " + std::string(name) + " needs a value");
-      value = argv[++i];
-    } else if (flag->value_name == nullptr && inline_value) {
-      usage_error(argv[0], "option " + std::string(name) + " takes no value");
-    }
-    if (!flag->apply(value))
-      usage_error(argv[0], "bad value '" + std::string(value) + "' for " + std::string(name));
   }
+  if (optind < argc) usage_error(program, "unexpected argument '" + std::string(argv[optind]) + "'");
   if (help) {
     print_help(program, summary, flags);
     std::exit(0);
   }
+  if (version) {
+    print_version(program);
+    std::exit(0);
+  }
   if (o.limits.framing == Framing::raw && o.limits.repeat != 1)
-    usage_error(argv[0], "--repeat must be 1 with --framing raw");
+    usage_error(program, "--repeat must be 1 with --framing raw");
   set_verbose(o.verbose);
-  set_send_buffer(o.send_buffer);
   return o;
 }
+
+void print_version(const char* program) { std::printf("%s (muxlab %s, %s)\n", program, kVersion, kCommit); }
 
 }  // namespace muxlab::core

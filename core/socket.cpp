@@ -32,26 +32,23 @@ std::string format_address(const sockaddr_storage& ss) {
     ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
     port = ntohs(in6->sin6_port);
   }
+  // SPEC §2: an IPv6 address in brackets, so that the port's colon stands out.
+  if (ss.ss_family == AF_INET6) return "[" + std::string(host) + "]:" + std::to_string(port);
   return std::string(host) + ":" + std::to_string(port);
 }
 
-std::size_t g_send_buffer = 0;  // set once, before listen_on_or_die
-
 }  // namespace
 
-void set_send_buffer(std::size_t bytes) { g_send_buffer = bytes; }
-
-Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking) {
+Fd listen_on_or_die(const ServerOptions& options, bool nonblocking) {
+  const std::string& host = options.host;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;  // IPv4 or IPv6, whichever host names
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    std::fprintf(stderr, "error: cannot resolve %s: %s\n", host.c_str(), ::gai_strerror(rc));
-    std::exit(1);
-  }
+  const std::string service = std::to_string(options.port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
+    die("cannot resolve %s: %s", host.c_str(), ::gai_strerror(rc));
   const addrinfo& ai = *found;
   const int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
   Fd fd(::socket(ai.ai_family, ai.ai_socktype | flags, ai.ai_protocol));
@@ -59,15 +56,16 @@ Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblockin
   // Restarting a server must not wait out TIME_WAIT of its last connections.
   int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die_errno("setsockopt SO_REUSEADDR");
-  if (::bind(fd.get(), ai.ai_addr, ai.ai_addrlen) < 0) die_errno("bind %s:%u", host.c_str(), port);
-  if (g_send_buffer > 0) {
+  if (::bind(fd.get(), ai.ai_addr, ai.ai_addrlen) < 0) die_errno("bind %s:%u", host.c_str(), options.port);
+  if (options.send_buffer > 0) {
     // Set on the listener, so that accept() hands out sockets that have it already.
-    int size = static_cast<int>(g_send_buffer);
+    int size = static_cast<int>(options.send_buffer);
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0) die_errno("setsockopt SO_SNDBUF");
   }
   ::freeaddrinfo(found);
-  // SOMAXCONN (4096 on current Linux): bursts of connects wait in the kernel's queue.
-  if (::listen(fd.get(), SOMAXCONN) < 0) die_errno("listen");
+  // Default SOMAXCONN (4096 on current Linux): bursts of connects wait in the
+  // kernel's queue. The kernel caps it at net.core.somaxconn.
+  if (::listen(fd.get(), options.backlog) < 0) die_errno("listen");
   return fd;
 }
 

@@ -2,29 +2,27 @@
 #pragma once
 
 #include <cstddef>
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "core/fd.hpp"
+#include "core/options.hpp"
 #include "core/stats.hpp"
 
 namespace muxlab::core {
 
-// socket + SO_REUSEADDR + bind + listen on the first address getaddrinfo() gives for
-// host (IPv4 or IPv6), or exits with die_errno. `nonblocking` sets O_NONBLOCK on it.
-Fd listen_on_or_die(const std::string& host, std::uint16_t port, bool nonblocking);
-
-// --sndbuf: the SO_SNDBUF that listen_on_or_die gives the listening socket, which
-// every accepted socket inherits. 0 (the default) leaves the kernel's autotuning.
-// A small one makes partial sends easy to see (docs/03-send-is-not-sendall.md).
-void set_send_buffer(std::size_t bytes);
+// socket + SO_REUSEADDR + bind + listen(--backlog) on the first address
+// getaddrinfo() gives for --host (IPv4 or IPv6), or exits with die_errno.
+// `nonblocking` sets O_NONBLOCK on it. --sndbuf, when given, is set on the
+// listener, and every accepted socket inherits it: a small one makes partial
+// sends easy to see (docs/03-send-is-not-sendall.md).
+Fd listen_on_or_die(const ServerOptions& options, bool nonblocking);
 
 // Prints SPEC's ready line, "listening on HOST:PORT" with the real port, and flushes.
 void announce_listening(int listen_fd);
 
-std::string local_address(int fd);  // "127.0.0.1:2000", "::1:2000"
+std::string local_address(int fd);  // "127.0.0.1:2000", "[::1]:2000"
 std::string peer_address(int fd);
 
 // How many more descriptors this process can open below `ceiling` (or below

@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
   s.options = parse_server_options(argc, argv, "epoll-server",
                                    "The epoll(7) echo server: level-triggered, or edge-triggered with --edge.", extra);
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM make stop_fd() readable
-  s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
+  s.listener = listen_on_or_die(s.options, /*nonblocking=*/true);
   s.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!s.epoll) die_errno("epoll_create1");
   if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   s.options = parse_server_options(argc, argv, "nonblocking-server",
                                    "The busy-polling echo server: O_NONBLOCK sockets, no readiness call.", extra);
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM set stop_requested()
-  s.listener = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
+  s.listener = listen_on_or_die(s.options, /*nonblocking=*/true);
   if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
   announce_listening(s.listener.get());
 

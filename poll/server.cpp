@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       parse_server_options(argc, argv, "poll-server", "An echo server that waits for readiness with poll(2).");
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
-  s.listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/true);
+  s.listener = listen_on_or_die(options, /*nonblocking=*/true);
   s.max_clients = options.max_clients != 0 ? options.max_clients : descriptors_available();
   s.pollfds = {{stop_fd(), POLLIN, 0}, {s.listener.get(), POLLIN, 0}};
   announce_listening(s.listener.get());

@@ -160,13 +160,10 @@ int main(int argc, char** argv) {
       parse_server_options(argc, argv, "select-server", "An echo server that waits for readiness with select(2).");
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
-  s.listener = listen_on_or_die(options.host, options.port, /*nonblocking=*/true);
-  if (s.listener.get() >= FD_SETSIZE || stop_fd() >= FD_SETSIZE) {
-    // Started with over a thousand descriptors open: not even these fit an fd_set.
-    std::fprintf(stderr, "error: descriptor %d is past FD_SETSIZE (%d): select() cannot watch it\n",
-                 std::max(s.listener.get(), stop_fd()), FD_SETSIZE);
-    return 1;
-  }
+  s.listener = listen_on_or_die(options, /*nonblocking=*/true);
+  if (s.listener.get() >= FD_SETSIZE || stop_fd() >= FD_SETSIZE)  // started with 1000+ descriptors open
+    die("descriptor %d is past FD_SETSIZE (%d): select() cannot watch it", std::max(s.listener.get(), stop_fd()),
+        FD_SETSIZE);
   s.max_clients = descriptors_available(FD_SETSIZE);
   if (options.max_clients != 0) s.max_clients = std::min(options.max_clients, s.max_clients);
   announce_listening(s.listener.get());

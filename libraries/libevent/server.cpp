@@ -360,16 +360,13 @@ event_base* new_base_or_die(const std::string& backend) {
   event_config_set_flag(config, EVENT_BASE_FLAG_IGNORE_ENV);
   event_base* base = event_base_new_with_config(config);
   event_config_free(config);
-  if (base == nullptr || backend != event_base_get_method(base)) {
-    std::fprintf(stderr, "error: libevent has no %s backend here\n", backend.c_str());
-    std::exit(1);
-  }
+  if (base == nullptr || backend != event_base_get_method(base)) die("libevent has no %s backend here", backend.c_str());
   vlog("libevent %s, backend %s", event_get_version(), event_base_get_method(base));
   return base;
 }
 
 void start_listening(Server& s) {
-  Fd fd = listen_on_or_die(s.options.host, s.options.port, /*nonblocking=*/true);
+  Fd fd = listen_on_or_die(s.options, /*nonblocking=*/true);
   announce_listening(fd.get());
   // Backlog 0: the socket is listening already (listen_on_or_die).
   s.listener = evconnlistener_new(s.base, on_accept, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd.get());

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "core/log.hpp"
-#include "core/socket.hpp"
 
 namespace muxlab::core {
 namespace {
@@ -30,8 +29,7 @@ ServerOptions parse(const std::vector<const char*>& args, std::span<const ExtraF
   argv.push_back(nullptr);
   ServerOptions o =
       parse_server_options(static_cast<int>(storage.size()), argv.data(), "test-server", "a test", extra);
-  set_verbose(false);  // --verbose and --sndbuf are global state: leave none behind
-  set_send_buffer(0);
+  set_verbose(false);  // --verbose is global state: leave none behind
   return o;
 }
 
@@ -94,6 +92,35 @@ TEST(Options, SendBufferAddition) {
   EXPECT_EXIT(parse({"--sndbuf", "1073741825"}), ::testing::ExitedWithCode(2), one_line_naming("--sndbuf"));
 }
 
+TEST(Options, Backlog) {
+  EXPECT_EQ(parse({}).backlog, SOMAXCONN);
+  EXPECT_EQ(parse({"--backlog", "1"}).backlog, 1);
+  EXPECT_EQ(parse({"--backlog=0"}).backlog, 0);
+  EXPECT_EXIT(parse({"--backlog", "-1"}), ::testing::ExitedWithCode(2), one_line_naming("--backlog"));
+}
+
+// getopt_long(3)'s forms: `--` ends the options; GNU abbreviations are taken.
+TEST(Options, GnuForms) {
+  EXPECT_EQ(parse({"--repeat", "3", "--"}).limits.repeat, 3u);
+  EXPECT_EQ(parse({"--rep=5"}).limits.repeat, 5u);
+  EXPECT_EXIT(parse({"--", "--repeat"}), ::testing::ExitedWithCode(2), one_line_naming("'--repeat'"));
+  EXPECT_EXIT(parse({"--max", "3"}), ::testing::ExitedWithCode(2), one_line_naming("--max"));  // ambiguous
+}
+
+TEST(Options, EveryErrorLineStartsWithTheProgramsName) {
+  EXPECT_EXIT(parse({"--bogus"}), ::testing::ExitedWithCode(2), "^test-server: [^\n]*--bogus");
+  EXPECT_EXIT(parse({"--port"}), ::testing::ExitedWithCode(2), "^test-server: [^\n]*--port");
+}
+
+TEST(Options, VersionNamesTheProgramAndTheCommit) {
+  EXPECT_EXIT(
+      {
+        dup2(2, 1);
+        parse({"--version"});
+      },
+      ::testing::ExitedWithCode(0), "^test-server \\(muxlab [0-9]+\\.[0-9]+\\.[0-9]+, [^)]+\\)\n$");
+}
+
 TEST(Options, LaterFlagsWin) { EXPECT_EQ(parse({"--repeat", "3", "--repeat=4"}).limits.repeat, 4u); }
 
 TEST(Options, ExtraFlagsSwitchAndValued) {
@@ -120,7 +147,7 @@ TEST(Options, ExtraFlagsSwitchAndValued) {
 TEST(Options, HelpExitsZeroWithNothingOnStderr) {
   const ExtraFlag extra[] = {{"--edge", nullptr, "edge-triggered", [](std::string_view) { return true; }}};
   for (const std::vector<const char*>& args :
-       {std::vector<const char*>{"--help"}, {"--port", "0", "--help", "--edge"}}) {
+       {std::vector<const char*>{"--help"}, {"-h"}, {"--port", "0", "--help", "--edge"}}) {
     EXPECT_EXIT(
         {
           std::freopen("/dev/null", "w", stdout);  // the usage goes to stdout; the next test reads it
@@ -135,7 +162,8 @@ TEST(Options, HelpTextNamesEveryFlag) {
   // A death test sees only stderr: send the help there to read it.
   for (const char* flag : {"--host ADDR", "--port N", "--repeat R", "--framing F", "--max-line B",
                            "--max-pending B", "--max-clients N", "--stats", "--verbose", "--drain-ms MS",
-                           "--linger-ms MS", "--edge", "--help", "usage: test-server"}) {
+                           "--linger-ms MS", "--backlog N", "--edge", "-h, --help", "--version",
+                           "usage: test-server"}) {
     EXPECT_EXIT(
         {
           dup2(2, 1);
