@@ -133,11 +133,14 @@ ServerProcess ServerProcess::start(const std::string& binary, const std::vector<
   }
   server.stdout_rest_ = line.substr(line.find('\n') + 1);
   line.resize(line.find('\n'));
+  server.ready_line_ = line;
   static constexpr std::string_view kPrefix = "listening on ";
   const auto colon = line.rfind(':');
   if (!line.starts_with(kPrefix) || colon == std::string::npos || colon < kPrefix.size())
     throw std::runtime_error(binary + ": unexpected first line: " + line);
   server.host_ = line.substr(kPrefix.size(), colon - kPrefix.size());
+  if (server.host_.starts_with('[') && server.host_.ends_with(']'))  // SPEC §2: "[::1]:PORT"
+    server.host_ = server.host_.substr(1, server.host_.size() - 2);
   server.port_ = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
   return server;
 }
@@ -148,6 +151,7 @@ ServerProcess::ServerProcess(ServerProcess&& other) noexcept
       stdout_(std::move(other.stdout_)),
       stderr_file_(std::move(other.stderr_file_)),
       stdout_rest_(std::move(other.stdout_rest_)),
+      ready_line_(std::move(other.ready_line_)),
       host_(std::move(other.host_)),
       port_(other.port_),
       reaped_(other.reaped_) {}

@@ -38,6 +38,7 @@ class ServerProcess {
   ServerProcess& operator=(ServerProcess&&) = delete;
   ~ServerProcess();  // SIGKILLs a child still running
 
+  const std::string& ready_line() const { return ready_line_; }  // "listening on HOST:PORT"
   const std::string& host() const { return host_; }
   std::uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
@@ -62,6 +63,7 @@ class ServerProcess {
   muxlab::core::Fd stdout_;
   muxlab::core::Fd stderr_file_;
   std::string stdout_rest_;  // read past the "listening on" line by start()
+  std::string ready_line_;
   std::string host_;
   std::uint16_t port_ = 0;
   bool reaped_ = false;

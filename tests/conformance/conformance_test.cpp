@@ -136,6 +136,8 @@ TEST_P(ServerConformance, BadFlagsExitTwoWithOneLine) {
       {{"--port", "0", "--framing", "raw", "--repeat", "2"}, "--repeat"},
       {{"--port", "0", "--framing", "xml"}, "--framing"},
       {{"--port", "0", "--repeat"}, "--repeat"},
+      {{"--port=0", "--stats=yes"}, "--stats"},
+      {{"--port", "0", "--", "extra"}, "extra"},
   };
   for (const auto& [args, named] : bad) {
     std::vector<std::string> all = spec().args;
@@ -148,11 +150,38 @@ TEST_P(ServerConformance, BadFlagsExitTwoWithOneLine) {
     EXPECT_TRUE(result.err.ends_with("\n")) << shown;
     EXPECT_NE(result.err.find(named), std::string::npos) << shown << ": the line names the flag: " << result.err;
     EXPECT_EQ(result.out, "") << shown << ": nothing on stdout, no listening line";
+    EXPECT_TRUE(result.err.starts_with(spec().binary + ": ")) << shown << ": starts with the program: " << result.err;
   }
-  auto help = harness::run_program(binary_path(spec()), {"--help"});
-  EXPECT_TRUE(help.exit.exited);
-  EXPECT_EQ(help.exit.code, 0);
-  EXPECT_NE(help.out.find("--repeat"), std::string::npos) << "--help lists the options: " << help.out;
+}
+
+// SPEC §2: -h/--help and --version on stdout, exit 0.
+TEST_P(ServerConformance, HelpAndVersion) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto help = harness::run_program(binary_path(spec()), {flag});
+    EXPECT_TRUE(help.exit.exited && help.exit.code == 0) << flag;
+    EXPECT_NE(help.out.find("--repeat"), std::string::npos) << flag << " lists the options: " << help.out;
+    EXPECT_NE(help.out.find("--backlog"), std::string::npos) << flag << " lists the options: " << help.out;
+    EXPECT_EQ(help.err, "");
+  }
+  auto version = harness::run_program(binary_path(spec()), {"--version"});
+  EXPECT_TRUE(version.exit.exited && version.exit.code == 0);
+  EXPECT_TRUE(version.out.starts_with(spec().binary + " (muxlab ")) << version.out;
+  EXPECT_TRUE(version.out.ends_with(")\n")) << version.out;
+  EXPECT_EQ(std::count(version.out.begin(), version.out.end(), '\n'), 1) << version.out;
+}
+
+// --flag=value is the same as --flag value (getopt_long(3)); `--` ends the options.
+TEST_P(ServerConformance, EqualsFormAndDoubleDash) {
+  std::vector<std::string> args = spec().args;
+  for (const char* a : {"--port=0", "--repeat=3", "--stats", "--"}) args.push_back(a);
+  ServerProcess server = ServerProcess::start(binary_path(spec()), args);
+  {
+    TestClient client = connect(server);
+    client.send_all("ab\n");
+    client.shutdown_write();
+    EXPECT_EQ(client.read_until_eof(), "ababab\n");
+  }
+  stop(server);
 }
 
 TEST_P(ServerConformance, ListeningLineNamesTheRealPort) {
@@ -166,7 +195,8 @@ TEST_P(ServerConformance, ListeningLineNamesTheRealPort) {
 TEST_P(ServerConformance, ListeningLineForIpv6) {
   if (!ipv6_loopback_works()) GTEST_SKIP() << "IPv6 loopback (::1) is not available on this machine";
   ServerProcess server = start({"--host", "::1"});
-  EXPECT_EQ(server.host(), "::1");  // "listening on ::1:PORT"
+  EXPECT_EQ(server.host(), "::1");
+  EXPECT_EQ(server.ready_line(), "listening on [::1]:" + std::to_string(server.port()));  // SPEC §2
   EXPECT_NE(server.port(), 0);
   stop(server);
   EXPECT_EQ(server.stdout_after_ready(), "");
