@@ -17,7 +17,7 @@
 // bookkeeping the kernel no longer does for you (edge); one thread, one core.
 //
 // Usage:   epoll-server [--port 2000] [--edge] [--repeat R] [--stats] [--verbose] ...
-// Course:  docs/08-epoll.md.  Compare with ../poll/server.cpp.
+// Course:  docs/12-epoll.md.  Compare with ../poll/server.cpp.
 #include <sys/epoll.h>
 
 #include <cerrno>

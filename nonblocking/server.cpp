@@ -17,7 +17,7 @@
 // a turn. Read it as the problem that select, poll and epoll solve.
 //
 // Usage:   nonblocking-server [--port 2000] [--idle-sleep-us N] [--stats] [--verbose] ...
-// Course:  docs/05-nonblocking.md.  Compare with ../poll/server.cpp.
+// Course:  docs/08-nonblocking.md.  Compare with ../poll/server.cpp.
 #include <time.h>
 
 #include <cerrno>

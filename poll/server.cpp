@@ -17,7 +17,7 @@
 //   - RLIMIT_NOFILE (ulimit -n) is now the ceiling on clients.
 //
 // Usage:   poll-server [--port 2000] [--repeat R] [--max-clients N] [--stats] [--verbose] ...
-// Course:  docs/07-poll.md.  Compare with ../select/server.cpp (before) and
+// Course:  docs/10-poll.md.  Compare with ../select/server.cpp (before) and
 //          ../epoll/server.cpp (after); `diff select/server.cpp poll/server.cpp` is the lesson.
 #include <poll.h>
 #include <unistd.h>

@@ -19,7 +19,7 @@
 //     however few sockets are ready. 1000 idle clients make one busy client slow.
 //
 // Usage:   select-server [--port 2000] [--repeat R] [--max-clients N] [--stats] [--verbose] ...
-// Course:  docs/06-select.md.  Compare with ../nonblocking/server.cpp (before) and
+// Course:  docs/09-select.md.  Compare with ../nonblocking/server.cpp (before) and
 //          ../poll/server.cpp (after); `diff select/server.cpp poll/server.cpp` is the lesson.
 #include <sys/select.h>
 #include <unistd.h>

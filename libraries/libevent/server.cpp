@@ -29,7 +29,7 @@
 // at FD_SETSIZE: such connections get "error: server full", as in select-server.
 //
 // Usage:   libevent-server [--backend epoll] [--port 2000] [--repeat R] [--stats] ...
-// Course:  docs/09-libevent.md.  Notes: README.md, for what each --stats
+// Course:  docs/15-libraries.md.  Notes: README.md, for what each --stats
 //          counter means here.  Compare with ../epoll/server.cpp.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

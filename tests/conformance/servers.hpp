@@ -7,12 +7,14 @@
 
 #include "harness/models.hpp"
 
+namespace muxlab::harness {
+// How gtest shows a parameter: its name, not its bytes (found by ADL, so here).
+inline void PrintTo(const Model& model, std::ostream* out) { *out << model.name; }
+}  // namespace muxlab::harness
+
 namespace muxlab::conformance {
 
 using ServerSpec = harness::Model;
-
-// How gtest shows a parameter: its name, not its bytes.
-inline void PrintTo(const ServerSpec& spec, std::ostream* out) { *out << spec.name; }
 
 // The absolute path of spec.binary (MUXLAB_BIN_DIR, set by CMake).
 inline std::string binary_path(const ServerSpec& spec) { return std::string(MUXLAB_BIN_DIR) + "/" + spec.binary; }
