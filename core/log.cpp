@@ -45,8 +45,7 @@ void die(const char* format, ...) {
 void set_verbose(bool on) { g_verbose.store(on, std::memory_order_relaxed); }
 bool verbose() { return g_verbose.load(std::memory_order_relaxed); }
 
-void vlog(const char* format, ...) {
-  if (!verbose()) return;
+void log_line(const char* format, ...) {
   char line[512];
   va_list args;
   va_start(args, format);

@@ -94,7 +94,7 @@ void accept_clients(Server& s) {
   std::size_t open = s.conns.size();
   AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.options.limits, s.stats,
                                          [&s](Connection c) {
-    if (verbose()) vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+    vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
     s.pollfds.push_back({c.fd.get(), POLLIN, 0});  // events are set from the session before each poll()
     s.conns.push_back(std::move(c));
   });

@@ -109,7 +109,7 @@ void accept_clients(Server& s) {
       reject_client(std::move(c.fd), s.stats);
       return;
     }
-    if (verbose()) vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+    vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
     s.conns.push_back(std::move(c));
   });
   if (outcome == AcceptOutcome::out_of_descriptors) {

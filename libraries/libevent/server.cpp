@@ -273,7 +273,7 @@ void adopt(Server& s, Fd fd, bool refused) {
     vlog("fd %d: bufferevent_socket_new failed", fd.get());
     return;  // the Fd closes the socket
   }
-  if (verbose()) vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
+  vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
   fd.release();  // the bufferevent owns it now
   Conn& c = s.conns.emplace_back(s, bev, s.options.limits);
   c.self = std::prev(s.conns.end());
