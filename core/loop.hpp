@@ -1,16 +1,17 @@
 // loop.hpp - what a single-threaded readiness loop does besides waiting.
 //
 // select, poll, epoll and the busy poller differ in how they learn which sockets
-// are ready. What they do with a ready socket, how they accept, and how they stop
-// is the same, and lives here so that it is written once.
+// are ready. How they accept and how they stop is the same, and so is what the
+// readiness models do with a ready socket: it lives here, written once.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
-#include "core/fd.hpp"
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/options.hpp"
@@ -38,28 +39,40 @@ enum class AcceptOutcome {
   listener_closed,
 };
 
-// Accepts every pending connection (nonblocking) and hands each to
-// adopt(Connection&&); `open` counts them. Past max_clients the connection is
-// handed over all the same, refused: its session answers only "error: server
+// Accepts every pending connection (nonblocking) and offers each to
+// adopt(Connection&), which moves it into the model's own table and returns
+// true, or returns false, leaving it, when the model cannot watch it (select: a
+// descriptor past FD_SETSIZE; epoll: EPOLL_CTL_ADD failed); such a connection
+// is told "error: server full" and closed at once (reject_client).
+// `open` is how many connections the model holds. Past max_clients a connection
+// is adopted all the same, refused: its session answers only "error: server
 // full" and it closes like any other (half-close, linger), so the client reads
-// the whole message. It counts as open until then.
+// the whole message; it holds a descriptor, so it counts as open until then.
+// Each connection is counted once, after adopt() has decided.
 template <typename Adopt>
-AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_clients, const Limits& limits,
+AcceptOutcome accept_pending(int listen_fd, std::size_t open, std::size_t max_clients, const Limits& limits,
                              Stats& stats, Adopt&& adopt) {
   for (;;) {
     Accepted a = accept_client(listen_fd, /*nonblocking=*/true, stats);
     switch (a.status) {
       case AcceptStatus::accepted: {
         Connection c(std::move(a.fd), limits);
-        if (open >= max_clients) {
+        const int fd = c.fd.get();
+        vlog("fd %d: connected from %s", fd, peer_address(fd).c_str());
+        const bool full = open >= max_clients;
+        if (full) c.session.refuse(kServerFull);
+        if (!adopt(c)) {
           ++stats.rejected;
-          vlog("fd %d: server full (%zu open)", c.fd.get(), open);
-          c.session.refuse(kServerFull);
-        } else if (open + 1 > stats.peak_connections) {
-          stats.peak_connections = open + 1;
+          reject_client(std::move(c.fd), stats);
+          continue;
+        }
+        if (full) {
+          ++stats.rejected;
+          vlog("fd %d: server full (%zu open)", fd, open);
+        } else {
+          stats.peak_connections = std::max<std::uint64_t>(stats.peak_connections, open + 1);
         }
         ++open;
-        adopt(std::move(c));
         continue;
       }
       case AcceptStatus::interrupted:
@@ -74,9 +87,10 @@ AcceptOutcome accept_pending(int listen_fd, std::size_t& open, std::size_t max_c
   }
 }
 
-// For loops that keep their connections in a vector and remove connection i
-// with close_at(i) by moving the last one into its slot: walking backwards
-// keeps that safe (what moves into slot i has been visited already).
+// stop_all() and close_expired_lingers() are for loops that keep their
+// connections in a vector and remove connection i with close_at(i) by moving
+// the last one into its slot: walking backwards keeps that safe (what moves
+// into slot i has been visited already).
 
 // A stop request: every connection reads no more and sends what it owes.
 template <typename CloseAt>

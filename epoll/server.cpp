@@ -179,29 +179,28 @@ void serve_ready_list(Server& s) {
   s.turn.clear();
 }
 
-void adopt(Server& s, Connection c) {
+// Registers a new client with epoll and gives it its slot. False, leaving c, if
+// epoll cannot take it (ENOSPC: past max_user_watches): accept_pending() then
+// tells it "server full".
+bool adopt(Server& s, Connection& c) {
   const int n = c.fd.get();
-  vlog("fd %d: connected from %s", n, peer_address(n).c_str());
-  auto cl = std::make_unique<Client>(std::move(c));
   // Edge: registered once for everything and never changed; the ready list
   // and input_pending keep what a changing mask would. Level: what it wants now
   // (a refused client, "server full", wants to write, not read).
-  cl->registered = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : level_interest(cl->conn);
-  if (!watch(s, EPOLL_CTL_ADD, n, cl->registered)) {  // ENOSPC: past max_user_watches
-    vlog("fd %d: epoll_ctl ADD: %s", n, errno_name(errno));
-    --s.open;
-    if (!cl->conn.session.input_closed()) ++s.stats.rejected;  // (not already refused)
-    reject_client(std::move(cl->conn.fd), s.stats);
-    return;
-  }
+  const std::uint32_t events = s.edge ? std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET} : level_interest(c);
+  if (!watch(s, EPOLL_CTL_ADD, n, events)) return false;
+  auto cl = std::make_unique<Client>(std::move(c));
+  cl->registered = events;
   const auto slot = static_cast<std::size_t>(n);
   if (slot >= s.clients.size()) s.clients.resize(slot + 1);
   s.clients[slot] = std::move(cl);
+  ++s.open;
+  return true;
 }
 
 void accept_clients(Server& s) {
   const AcceptOutcome outcome = accept_pending(s.listener.get(), s.open, s.options.max_clients, s.options.limits,
-                                               s.stats, [&s](Connection c) { adopt(s, std::move(c)); });
+                                               s.stats, [&s](Connection& c) { return adopt(s, c); });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");
     set_accepting(s, false);

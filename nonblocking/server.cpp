@@ -46,7 +46,6 @@ struct Server {
   Stats stats;
   Fd listener;
   std::vector<Connection> conns;  // served in this order; removal swaps with the last
-  std::size_t open = 0;           // == conns.size(), counted for accept_pending()
   std::uint64_t closed = 0;       // connections closed so far (a turn that closes one did work)
   bool accept_paused = false;     // out of descriptors: stop trying accept() for a while
   Clock::time_point accept_retry{};
@@ -57,7 +56,6 @@ void close_conn(Server& s, std::size_t i) {
   vlog("fd %d: closed", s.conns[i].fd.get());
   if (i + 1 != s.conns.size()) s.conns[i] = std::move(s.conns.back());  // order does not matter
   s.conns.pop_back();  // ~Fd closes the socket
-  --s.open;
   ++s.closed;
   s.accept_paused = false;  // a descriptor is free again
 }
@@ -67,10 +65,10 @@ void accept_clients(Server& s) {
   s.accept_paused = false;
   // accept4() on a nonblocking listener: EAGAIN when nobody is waiting (counted).
   const AcceptOutcome outcome =
-      accept_pending(s.listener.get(), s.open, s.options.max_clients, s.options.limits, s.stats,
-                     [&s](Connection c) {
-                       vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+      accept_pending(s.listener.get(), s.conns.size(), s.options.max_clients, s.options.limits, s.stats,
+                     [&s](Connection& c) {
                        s.conns.push_back(std::move(c));
+                       return true;
                      });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     // EMFILE leaves the connection in the backlog: trying again at once would
@@ -95,7 +93,7 @@ void serve_all(Server& s) {
 
 // SIGINT/SIGTERM: accept no more, finish what each client is owed, within the drain time.
 void begin_shutdown(Server& s) {
-  vlog("stop requested: draining %zu connections", s.open);
+  vlog("stop requested: draining %zu connections", s.conns.size());
   s.listener.reset();
   s.drain_deadline = Clock::now() + s.options.drain;
   stop_all(s.conns, s.stats, s.options, [&s](std::size_t i) { close_conn(s, i); });

@@ -91,12 +91,11 @@ void close_conn(Server& s, std::size_t i) {
 }
 
 void accept_clients(Server& s) {
-  std::size_t open = s.conns.size();
-  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.options.limits, s.stats,
-                                         [&s](Connection c) {
-    vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+  AcceptOutcome outcome = accept_pending(s.listener.get(), s.conns.size(), s.max_clients, s.options.limits, s.stats,
+                                         [&s](Connection& c) {
     s.pollfds.push_back({c.fd.get(), POLLIN, 0});  // events are set from the session before each poll()
     s.conns.push_back(std::move(c));
+    return true;
   });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <vector>
@@ -93,24 +92,14 @@ void close_conn(Server& s, std::size_t i) {
 }
 
 void accept_clients(Server& s) {
-  std::size_t open = s.conns.size();
-  const std::uint64_t peak = s.stats.peak_connections;
-  AcceptOutcome outcome = accept_pending(s.listener.get(), open, s.max_clients, s.options.limits, s.stats,
-                                         [&](Connection c) {
+  AcceptOutcome outcome = accept_pending(s.listener.get(), s.conns.size(), s.max_clients, s.options.limits, s.stats,
+                                         [&s](Connection& c) {
     // max_clients keeps our own descriptors below FD_SETSIZE, but descriptors
     // inherited from the parent can push one past it: FD_SET would then write
-    // past the end of the bitmap.
-    if (c.fd.get() >= FD_SETSIZE) {
-      --open;  // not watched after all: take back accept_pending's count
-      if (!c.session.input_closed()) {  // (not already refused by accept_pending)
-        ++s.stats.rejected;
-        s.stats.peak_connections = std::max<std::uint64_t>(peak, open);
-      }
-      reject_client(std::move(c.fd), s.stats);
-      return;
-    }
-    vlog("fd %d: connected from %s", c.fd.get(), peer_address(c.fd.get()).c_str());
+    // past the end of the bitmap. Declined, it is told "server full".
+    if (c.fd.get() >= FD_SETSIZE) return false;
     s.conns.push_back(std::move(c));
+    return true;
   });
   if (outcome == AcceptOutcome::out_of_descriptors) {
     vlog("accept: out of descriptors, pausing until a connection closes");

@@ -265,33 +265,30 @@ void on_event(bufferevent*, short what, void* arg) {
 
 // --- accepting and stopping --------------------------------------------------
 
-// `refused`: past --max-clients, the session answers only "error: server full"
-// and the connection closes like any other (half-close, linger).
-void adopt(Server& s, Fd fd, bool refused) {
+// Makes the connection a bufferevent and starts serving it; false, leaving
+// `fd` open, if libevent cannot. `refused`: past --max-clients, the session
+// answers only "error: server full" and the connection closes like any other
+// (half-close, linger).
+bool adopt(Server& s, Fd& fd, bool refused) {
   bufferevent* bev = bufferevent_socket_new(s.base, fd.get(), BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) {
-    vlog("fd %d: bufferevent_socket_new failed", fd.get());
-    return;  // the Fd closes the socket
-  }
-  vlog("fd %d: connected from %s", fd.get(), peer_address(fd.get()).c_str());
+  if (bev == nullptr) return false;
   fd.release();  // the bufferevent owns it now
   Conn& c = s.conns.emplace_back(s, bev, s.options.limits);
   c.self = std::prev(s.conns.end());
-  if (!refused) s.stats.peak_connections = std::max<std::uint64_t>(s.stats.peak_connections, s.conns.size());
   evbuffer_add_cb(bufferevent_get_input(bev), count_reads, &c);
   evbuffer_add_cb(bufferevent_get_output(bev), count_writes, &c);
   bufferevent_setcb(bev, on_readable, on_writable, on_event, &c);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLow, 0);
   bufferevent_enable(bev, EV_READ);  // writing is on from the start: libevent writes while output is queued
   if (refused) {
-    ++s.stats.rejected;
-    vlog("fd %d: server full", fd_of(c));
     c.session.refuse(kServerFull);
     pump(c);
   }
+  return true;
 }
 
-// evconnlistener has accept4()ed a nonblocking, close-on-exec socket.
+// evconnlistener has accept4()ed a nonblocking, close-on-exec socket. It is
+// counted as core's accept_pending() counts: once, when its fate is known.
 void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
   auto& s = *static_cast<Server*>(arg);
   Fd client(fd);
@@ -299,11 +296,20 @@ void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
   // Small replies should leave at once, not wait for Nagle (as core::accept_client does).
   int on = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  if (s.select_backend && client.get() >= FD_SETSIZE) {  // libevent's select would abort on it
+  vlog("fd %d: connected from %s", fd, peer_address(fd).c_str());
+  const bool full = s.conns.size() >= s.max_clients;
+  // libevent's select backend would abort on a descriptor past FD_SETSIZE, and
+  // bufferevent_socket_new() can fail: either way, "server full" at once.
+  if ((s.select_backend && fd >= FD_SETSIZE) || !adopt(s, client, full)) {
     ++s.stats.rejected;
     return reject_client(std::move(client), s.stats);
   }
-  adopt(s, std::move(client), /*refused=*/s.conns.size() >= s.max_clients);
+  if (full) {
+    ++s.stats.rejected;
+    vlog("fd %d: server full", fd);
+  } else {
+    s.stats.peak_connections = std::max<std::uint64_t>(s.stats.peak_connections, s.conns.size());
+  }
 }
 
 // accept() failed with something other than EAGAIN, EINTR or ECONNABORTED
