@@ -8,16 +8,42 @@
 
 namespace muxlab::core {
 
-namespace {
+Connection::Connection(Fd socket, const Limits& limits) : fd(std::move(socket)), session(limits) {}
 
-// A reset or other hard error ends this connection only; the server goes on.
-IoStatus connection_error(Connection& c, Stats& stats, const char* call) {
-  ++stats.resets;
-  vlog("fd %d: %s: %s", c.fd.get(), call, errno_name(errno));
-  return IoStatus::closed;
+void on_received(Connection& c, std::size_t n, Stats& stats) {
+  stats.count_recv(n);
+  vlog("fd %d: recv %zu", c.fd.get(), n);
+  c.session.on_received(n);
 }
 
-// While closing, whatever the client still sends is read and thrown away.
+void on_peer_eof(Connection& c, Stats& stats) {
+  stats.count_recv(0);
+  vlog("fd %d: recv 0 (EOF)", c.fd.get());
+  c.peer_eof = true;
+  c.session.on_peer_eof();  // the tail fragment, if any, becomes the last line
+}
+
+void on_sent(Connection& c, std::size_t offered, std::size_t n, Stats& stats) {
+  stats.count_send(offered, n);
+  vlog("fd %d: send %zu of %zu", c.fd.get(), n, offered);
+  c.session.on_sent(n);  // what send() took, never what was offered: the rest stays owed
+}
+
+void on_error(Connection& c, Stats& stats, const char* call) {
+  ++stats.resets;
+  vlog("fd %d: %s: %s", c.fd.get(), call, errno_name(errno));
+}
+
+IoStatus half_close_if_finished(Connection& c, std::chrono::milliseconds linger) {
+  if (!c.session.finished()) return IoStatus::paused;
+  ::shutdown(c.fd.get(), SHUT_WR);
+  if (c.peer_eof) return IoStatus::closed;  // both sides done: nothing can be lost now
+  vlog("fd %d: half-closed, lingering for the client's EOF", c.fd.get());
+  c.closing = true;
+  c.linger_deadline = Clock::now() + linger;
+  return IoStatus::paused;
+}
+
 IoStatus discard_input(Connection& c, Stats& stats) {
   char discard[16 * 1024];
   for (std::size_t total = 0; total < kTurnBudget;) {
@@ -31,15 +57,12 @@ IoStatus discard_input(Connection& c, Stats& stats) {
       ++stats.eagain;
       return IoStatus::drained;
     } else if (errno != EINTR) {
-      return connection_error(c, stats, "recv");
+      on_error(c, stats, "recv");
+      return IoStatus::closed;
     }
   }
   return IoStatus::budget_spent;
 }
-
-}  // namespace
-
-Connection::Connection(Fd socket, const Limits& limits) : fd(std::move(socket)), session(limits) {}
 
 IoStatus pump_input(Connection& c, Stats& stats) {
   if (c.closing) return discard_input(c, stats);
@@ -48,25 +71,21 @@ IoStatus pump_input(Connection& c, Stats& stats) {
     if (window.empty()) return IoStatus::paused;  // back-pressure, or input closed
     ssize_t k = ::recv(c.fd.get(), window.data(), window.size(), 0);
     if (k > 0) {
-      stats.count_recv(static_cast<std::size_t>(k));
-      vlog("fd %d: recv %zd", c.fd.get(), k);
-      c.session.on_received(static_cast<std::size_t>(k));
+      on_received(c, static_cast<std::size_t>(k), stats);
       total += static_cast<std::size_t>(k);
       // epoll(7): for a stream socket, a read shorter than asked means the kernel's
       // buffer is empty; another recv() would only return EAGAIN.
       if (static_cast<std::size_t>(k) < window.size()) return IoStatus::drained;
     } else if (k == 0) {
-      stats.count_recv(0);
-      vlog("fd %d: recv 0 (EOF)", c.fd.get());
-      c.peer_eof = true;
-      c.session.on_peer_eof();  // the tail fragment, if any, becomes the last line
+      on_peer_eof(c, stats);
       return IoStatus::paused;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ++stats.eagain;
       c.session.on_nothing_received();  // the window's buffer goes back until data arrives
       return IoStatus::drained;
     } else if (errno != EINTR) {
-      return connection_error(c, stats, "recv");  // ECONNRESET, ETIMEDOUT, ...
+      on_error(c, stats, "recv");  // ECONNRESET, ETIMEDOUT, ...
+      return IoStatus::closed;
     }
   }
   return IoStatus::budget_spent;
@@ -80,27 +99,19 @@ IoStatus pump_output(Connection& c, Stats& stats, std::chrono::milliseconds ling
     // MSG_NOSIGNAL: a peer that has gone gives EPIPE here instead of killing us with SIGPIPE.
     ssize_t k = ::send(c.fd.get(), window.data(), window.size(), MSG_NOSIGNAL);
     if (k >= 0) {
-      stats.count_send(window.size(), static_cast<std::size_t>(k));
-      vlog("fd %d: send %zd of %zu", c.fd.get(), k, window.size());
-      c.session.on_sent(static_cast<std::size_t>(k));
+      on_sent(c, window.size(), static_cast<std::size_t>(k), stats);
       total += static_cast<std::size_t>(k);
       if (static_cast<std::size_t>(k) < window.size()) return IoStatus::drained;  // socket buffer full
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ++stats.eagain;
       return IoStatus::drained;
     } else if (errno != EINTR) {
-      return connection_error(c, stats, "send");  // EPIPE, ECONNRESET: this client only
+      on_error(c, stats, "send");  // EPIPE, ECONNRESET: this client only
+      return IoStatus::closed;
     }
   }
   if (c.session.wants_write()) return IoStatus::budget_spent;
-  if (!c.session.finished()) return IoStatus::paused;
-  // All owed output is out: our FIN goes after it.
-  ::shutdown(c.fd.get(), SHUT_WR);
-  if (c.peer_eof) return IoStatus::closed;  // both sides done: nothing can be lost now
-  vlog("fd %d: half-closed, lingering for the client's EOF", c.fd.get());
-  c.closing = true;
-  c.linger_deadline = Clock::now() + linger;
-  return IoStatus::paused;
+  return half_close_if_finished(c, linger);
 }
 
 bool linger_expired(const Connection& c, Clock::time_point now) {

@@ -1,8 +1,12 @@
 // io.hpp - reading into and writing from a session on a nonblocking socket.
 //
-// Every single-threaded model (busy poll, select, poll, epoll) moves bytes the same
-// way; only how it learns that a socket is ready differs. That shared part lives
-// here, so each model's server.cpp is about its readiness call and nothing else.
+// What a recv() or send() result means for a connection (count it, log it, tell
+// the session) is written once, here: on_received(), on_peer_eof(), on_sent(),
+// on_error(). The calls themselves appear twice. nonblocking/server.cpp makes
+// one recv() and one send() per connection and turn in its own text, since
+// EAGAIN and the partial send are its lesson. pump_input() and pump_output()
+// loop the same calls for the readiness models (select, poll, epoll), which,
+// once told a socket is ready, read and write until EAGAIN or a budget.
 //
 // A connection's life:
 //   open      recv() into the session, send() from it
@@ -16,7 +20,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <string>
 
 #include "core/fd.hpp"
 #include "core/session.hpp"
@@ -49,11 +52,26 @@ enum class IoStatus {
   closed,        // the connection is over (error, or the end of closing): close it
 };
 
+// One result of recv() or send(), applied to the connection and counted.
+void on_received(Connection& c, std::size_t n, Stats& stats);  // recv() returned n > 0
+void on_peer_eof(Connection& c, Stats& stats);                 // recv() returned 0: the client's EOF
+void on_sent(Connection& c, std::size_t offered, std::size_t n, Stats& stats);  // send() took n of offered
+// recv() or send() failed with errno (ECONNRESET, EPIPE, ...): counted and
+// logged. It ends this connection only; the caller closes it.
+void on_error(Connection& c, Stats& stats, const char* call);
+
+// Once the session is finished: shutdown(SHUT_WR), so that our FIN follows the
+// last reply, then `closed` if the client's EOF came already, or `paused`,
+// closing, until it comes or `linger` passes. `paused` too if not finished yet.
+IoStatus half_close_if_finished(Connection& c, std::chrono::milliseconds linger);
+// While closing: read and throw away what the client still sends, until EAGAIN,
+// the budget, or its EOF (then `closed`).
+IoStatus discard_input(Connection& c, Stats& stats);
+
 // recv() until drained, paused or the budget is spent. EOF goes to the session.
 IoStatus pump_input(Connection& c, Stats& stats);
-// send() until drained, paused or the budget is spent. Once the session is
-// finished, half-closes and starts `linger` (or reports closed if the peer's EOF
-// was already seen).
+// send() until drained, paused or the budget is spent, then
+// half_close_if_finished().
 IoStatus pump_output(Connection& c, Stats& stats, std::chrono::milliseconds linger);
 
 // What the readiness call should watch for this connection.

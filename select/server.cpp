@@ -7,7 +7,7 @@
 //
 // What it teaches: readiness. select() does no I/O; it only says "a recv() or
 // send() on this descriptor would not block now". The bytes still move with the
-// same recv()/send() as before (core/io.cpp); the model is the waiting.
+// busy poller's recv() and send(), looped in core/io.cpp; the model is the waiting.
 //
 // Its limits:
 //   - FD_SETSIZE: an fd_set is a fixed bitmap of 1024 bits, so no descriptor
