@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <optional>
@@ -62,12 +61,12 @@ struct Server {
 
 // Brings each entry's events up to date and says whether any connection is
 // lingering. Unlike select's sets, nothing is rebuilt: only events change,
-// and revents is the kernel's to fill. A negative fd makes poll() skip an
-// entry (muduo's PollPoller): -fd-1 pauses the listener and keeps its number
-// recoverable (even fd 0 becomes -1, not 0); -1 marks it closed.
+// and revents is the kernel's to fill. poll() skips an entry whose fd is
+// negative: the listener's holds -1 while accepting is paused and once the
+// listener is closed. (muduo's PollPoller stores -fd-1, to read the number
+// back from the entry; ours is in s.listener.)
 void watch(Server& s, bool& any_closing) {
-  const int lfd = s.listener.get();
-  s.pollfds[kListenerEntry].fd = !s.listener ? -1 : s.accept_paused ? -lfd - 1 : lfd;
+  s.pollfds[kListenerEntry].fd = s.listener && !s.accept_paused ? s.listener.get() : -1;
   any_closing = false;
   for (std::size_t i = 0; i < s.conns.size(); ++i) {
     const Connection& c = s.conns[i];
