@@ -126,19 +126,6 @@ std::string TestClient::read_until_eof(std::chrono::milliseconds timeout, std::s
   }
 }
 
-std::string TestClient::read_exactly(std::size_t n, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  std::string all;
-  while (all.size() < n) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) fail("timed out after " + std::to_string(all.size()) + " of " + std::to_string(n) + " bytes");
-    std::string chunk = read_some(n - all.size(), left);
-    if (chunk.empty()) fail("EOF after " + std::to_string(all.size()) + " of " + std::to_string(n) + " bytes");
-    all += chunk;
-  }
-  return all;
-}
-
 std::string TestClient::read_line(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::string line;

@@ -34,8 +34,6 @@ class TestClient {
   // Reads until EOF; throws on timeout, on a reset, or past `limit` bytes.
   std::string read_until_eof(std::chrono::milliseconds timeout = kStepTimeout,
                              std::size_t limit = std::size_t{1} << 31);
-  // Reads exactly n bytes; throws on EOF first or timeout.
-  std::string read_exactly(std::size_t n, std::chrono::milliseconds timeout = kStepTimeout);
   // Reads up to and including the next '\n'.
   std::string read_line(std::chrono::milliseconds timeout = kStepTimeout);
   // One recv() of at most `max` bytes once readable; "" means EOF.

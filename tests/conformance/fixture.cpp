@@ -1,7 +1,5 @@
 #include "tests/conformance/fixture.hpp"
 
-#include <cctype>
-
 namespace muxlab::conformance {
 
 void ServerConformance::SetUpTestSuite() { raise_open_file_limit(); }

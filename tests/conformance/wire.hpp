@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,18 +45,14 @@ struct Conversation {
   bool half_close = true;           // shut our side once all is sent, done at EOF;
                                     // false: done once expected.size() bytes came, socket kept open
   std::size_t reset_after = std::string::npos;  // reset (SO_LINGER 0) once this many bytes came
-  bool keep_received = true;        // false: count bytes, compare on the fly (huge answers)
 
   // Results.
   std::size_t sent = 0;
-  std::size_t received_bytes = 0;
   std::string received;
-  bool mismatch = false;  // a received byte differed from expected (keep_received = false)
   bool eof = false;
   bool done = false;
   std::string error;      // a reset or another socket error, with the call that saw it
 
-  bool rejected() const { return eof && received == kServerFull; }
   bool answered_exactly() const { return error.empty() && received == expected && (eof || !half_close); }
 };
 
