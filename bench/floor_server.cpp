@@ -2,7 +2,7 @@
 // connection, read() then write the same bytes back, nothing else.
 //
 // It is no muxlab model and keeps none of the protocol's promises (no framing,
-// no --repeat, no bounded memory, no drain: SIGTERM ends it at once). It
+// no --repeat, no bounded memory, no drain: SIGINT/SIGTERM end it at once). It
 // exists so that echo-bench can state every figure as a ratio to what this
 // machine's loopback does with no server logic at all: BM_PingPong/floor and
 // BM_Bulk/floor. A line echo is a byte echo, so it serves both framings.
@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,12 +52,17 @@ int main(int argc, char** argv) {
   // server (a bad flag exits 2); only --host and --port matter here.
   const ServerOptions options = parse_server_options(
       argc, argv, "floor-server", "The benchmark's floor: a plain blocking echo, one thread per connection.");
-  install_signal_handlers();  // SIGPIPE ignored; SIGTERM shuts the listener (below)
-  Fd listener = listen_on_or_die(options, /*nonblocking=*/false);
-  shut_on_stop(listener.get(), -1);  // a stop makes accept() fail at once
+  install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM make stop_fd() readable
+  // Nonblocking, so that a connection poll() reported and its client reset
+  // before accept() cannot block it (UNP 16.6); the accepted sockets block.
+  Fd listener = listen_on_or_die(options, /*nonblocking=*/true);
   announce_listening(listener.get());
+  // The signal may land in any thread, echo threads too: the main thread waits
+  // for a connection or the stop, whichever comes first, so it never misses it.
+  pollfd watched[2] = {{listener.get(), POLLIN, 0}, {stop_fd(), POLLIN, 0}};
   while (!stop_requested()) {
-    Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (::poll(watched, 2, -1) < 0 || (watched[0].revents & POLLIN) == 0) continue;  // EINTR, or the stop
+    Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));  // blocking, unlike the listener
     if (client) std::thread(echo, std::move(client)).detach();
     else if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 10);  // out of descriptors: never spin
   }
