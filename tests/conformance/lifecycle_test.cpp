@@ -1,6 +1,15 @@
 // lifecycle_test.cpp - SPEC §2's promises about a server's life: it stops on
-// SIGTERM/SIGINT within the drain time and exits 0, it survives clients that
-// reset or vanish (SIGPIPE), and it turns away clients past --max-clients.
+// SIGTERM/SIGINT within the drain time and exits 0, losing none of what it sent,
+// it survives clients that reset or vanish (SIGPIPE), and it turns away clients
+// past --max-clients.
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <thread>
+
 #include "tests/conformance/fixture.hpp"
 
 namespace muxlab::conformance {
@@ -45,6 +54,66 @@ TEST_P(ServerConformance, SigtermMidReplyFinishesOrCutsWithinDrain) {
   }
   EXPECT_TRUE(reply.matches()) << "the bytes read before the cut must be the reply's";
   EXPECT_LT(reply.received(), reply.total()) << "the client read nothing while the drain ran out";
+}
+
+// A hostile client (issue 8.1): a burst of pipelined lines whose replies are a
+// hundred times longer, then it only reads, slowly, and never half-closes; the
+// stop comes while megabytes of replies are on their way. Whatever the stop
+// does to the connection, every byte the server counted in bytes_out must reach
+// the client, then EOF: a close with the client's input unread would reset the
+// connection and destroy the replies still in flight.
+TEST_P(ServerConformance, SigtermLosesNothingOwedToASlowReader) {
+  // A linger shorter than the drain keeps the case short: the client never
+  // sends its EOF, so the server ends each connection at the linger's end.
+  ServerProcess server = start({"--repeat", "100", "--max-pending", "2000", "--drain-ms", "10000", "--linger-ms", "1000"});
+  TestClient client = connect(server);
+  // A send buffer that takes the whole 300 KB burst at once, as a client on a
+  // fast network would send it.
+  const int sndbuf = 1 << 20;
+  ASSERT_EQ(::setsockopt(client.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  constexpr std::size_t kLines = 25'000, kPayload = 11, kReply = kPayload * 100 + 1;
+  std::string burst;
+  for (std::size_t i = 0; i < kLines; ++i) {
+    char line[kPayload + 2];
+    std::snprintf(line, sizeof line, "line %06zu\n", i);
+    burst += line;
+  }
+  // The byte at offset `at` of all the replies: line at / kReply, its payload
+  // 100 times, then '\n'.
+  const auto expected_at = [&burst](std::size_t at) {
+    const std::size_t line = at / kReply, offset = at % kReply;
+    return offset == kReply - 1 ? '\n' : burst[line * (kPayload + 1) + offset % kPayload];
+  };
+
+  std::size_t sent = 0, received = 0;
+  bool signalled = false;
+  const auto deadline = Clock::now() + 60s;
+  for (;;) {
+    if (sent < burst.size()) sent += client.send_some(std::string_view(burst).substr(sent));
+    // The stop, once the burst is out and the replies are flowing.
+    if (!signalled && sent == burst.size() && received >= 64 * 1024) {
+      server.signal(SIGTERM);
+      signalled = true;
+    }
+    ASSERT_LT(Clock::now(), deadline) << "read " << received << " bytes, no EOF";
+    std::string chunk;
+    try {
+      chunk = client.read_some(32 * 1024, 10s);
+    } catch (const std::exception& e) {
+      FAIL() << e.what() << " after " << received << " bytes of the replies";
+    }
+    if (chunk.empty()) break;  // EOF
+    for (std::size_t i = 0; i < chunk.size(); ++i)
+      ASSERT_EQ(chunk[i], expected_at(received + i)) << "at byte " << received + i << " of the replies";
+    received += chunk.size();
+    std::this_thread::sleep_for(1ms);  // a slow reader: the server's and the kernel's buffers stay full
+  }
+  ASSERT_TRUE(signalled);
+  auto exit = server.wait(10s);
+  ASSERT_TRUE(exit && exit->exited && exit->code == 0) << server.stderr_text();
+  ServerStats stats(server.stderr_text());
+  EXPECT_EQ(received, stats["bytes_out"]) << "bytes the server sent never reached the client";
+  EXPECT_LT(received, kLines * kReply) << "the stop came after the whole answer: it tested nothing";
 }
 
 TEST_P(ServerConformance, SurvivesABurstOfResets) {
