@@ -151,17 +151,20 @@ void print_summary(std::FILE* out, std::vector<std::size_t> chunks) {
   }
 }
 
-// tmc.py's way: one message, then the whole reply.
-void run_once(int sock, const Options& options) {
-  std::string request = std::string(options.operands[2]) + "\n";
-  // send() may take only part of what it is given: loop until all of it is out
-  // (what Python's sendall() does for you).
-  for (std::string_view rest = request; !rest.empty();) {
-    ssize_t k = ::send(sock, rest.data(), rest.size(), MSG_NOSIGNAL);
+// send() may take only part of what it is given: loop until all of it is out
+// (what Python's sendall() does for you).
+void send_all(int sock, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t k = ::send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) die_errno("send");
-    rest.remove_prefix(static_cast<std::size_t>(k));
+    bytes.remove_prefix(static_cast<std::size_t>(k));
   }
+}
+
+// tmc.py's way: one message, then the whole reply.
+void run_once(int sock, const Options& options) {
+  send_all(sock, std::string(options.operands[2]) + "\n");
   // Half-close: the server sees EOF after our line, and we can still read.
   ::shutdown(sock, SHUT_WR);
 

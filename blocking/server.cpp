@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -39,6 +40,7 @@
 #include "core/stats.hpp"
 
 using namespace muxlab::core;
+namespace blocking = muxlab::blocking;
 
 namespace muxlab::blocking {
 
@@ -94,11 +96,11 @@ void close_gracefully(int fd, const ServerOptions& options, Stats& stats, Drain&
 
 }  // namespace
 
-// The recv() loop. Send everything owed before reading again: a server that
-// read while it owed output could fill the client's receive buffer and its own,
-// and both would wait on each other for ever. That keeps any client that reads
-// its replies going; one that sends a lot and never reads still deadlocks a
-// blocking server (docs/03-send-is-not-sendall.md).
+// The recv() loop. Everything owed is sent before the next recv(): a server
+// blocked in recv() with a reply unsent would wait for a client that waits for
+// that reply. A client that sends a lot and never reads still deadlocks a
+// blocking server: it blocks in send() once the client's buffers are full, and
+// the client blocks in send() once ours are.
 void serve_client(int fd, const ServerOptions& options, Stats& stats, bool refused) {
   vlog("fd %d: connected from %s%s", fd, peer_address(fd).c_str(), refused ? ": server full" : "");
   EchoSession session(options.limits);
@@ -157,7 +159,7 @@ int open_listener(const ServerOptions& options) {
   // Without it, a restarted server could not bind while its last connections wait out TIME_WAIT.
   int on = 1;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die_errno("setsockopt SO_REUSEADDR");
-  if (options.send_buffer > 0) {  // --sndbuf: inherited by every accepted socket (docs/03)
+  if (options.send_buffer > 0) {  // --sndbuf: inherited by every accepted socket (docs/03-send-is-not-sendall.md)
     int size = static_cast<int>(options.send_buffer);
     if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0) die_errno("setsockopt SO_SNDBUF");
   }
@@ -175,7 +177,7 @@ int main(int argc, char** argv) {
   const ServerOptions options = parse_server_options(
       argc, argv, "blocking-server", "The iterative echo server: one client at a time, blocking calls.");
   const int listener = open_listener(options);
-  muxlab::blocking::install_stop_handlers(listener);  // SIGPIPE ignored; SIGINT/SIGTERM stop (stop.hpp)
+  blocking::install_stop_handlers(listener);  // SIGPIPE ignored; SIGINT/SIGTERM stop (stop.hpp)
   announce_listening(listener);
 
   Stats stats;
@@ -183,11 +185,11 @@ int main(int argc, char** argv) {
     // accept4() is accept() with flags: CLOEXEC, so that no program we might exec inherits the socket.
     const int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) {
-      // EINTR (a signal) and EINVAL (a stop shut the listener) end the loop at
-      // its test; ECONNABORTED (the client gave up while it waited) is nothing.
-      // Out of descriptors or memory, the client stays in the backlog: with one
-      // client at a time no close of ours will free one, so wait a moment
-      // (never spin) and try again.
+      // EINTR (a signal), EINVAL (a stop shut the listener), ECONNABORTED (the
+      // client gave up while it waited): back to the loop's test. Out of
+      // descriptors or memory, the client stays in the backlog: with one client
+      // at a time no close of ours will free one, so wait a moment (never spin)
+      // and try again.
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         ++stats.accept_paused;
         ::poll(nullptr, 0, 100);
@@ -198,9 +200,9 @@ int main(int argc, char** argv) {
     stats.peak_connections = 1;
     int on = 1;  // small replies leave at once, not when Nagle's algorithm has batched them
     ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    muxlab::blocking::set_current_client(client);  // a stop now bounds its blocking calls too
-    muxlab::blocking::serve_client(client, options, stats);
-    muxlab::blocking::set_current_client(-1);  // before close(): accept() may reuse the number
+    blocking::set_current_client(client);  // a stop now bounds its blocking calls too
+    blocking::serve_client(client, options, stats);
+    blocking::set_current_client(-1);  // before close(): accept() may reuse the number
     vlog("fd %d: closed", client);
     ::close(client);
   }

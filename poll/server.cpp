@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     int n = ::poll(s.pollfds.data(), s.pollfds.size(), ms);
     ++s.stats.wakeups;
     if (n < 0) {
-      if (errno == EINTR) continue;  // a signal (SIGTERM, the drain timer): nothing happened, wait again
+      if (errno == EINTR) continue;  // a signal (SIGTERM): nothing happened, wait again
       die_errno("poll");
     }
     if (s.pollfds[kStopEntry].revents != 0) begin_shutdown(s);

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     int n = ::select(maxfd + 1, &readable, &writable, nullptr, ms < 0 ? nullptr : &timeout);
     ++s.stats.wakeups;
     if (n < 0) {
-      if (errno == EINTR) continue;  // a signal (SIGTERM, the drain timer): the sets are void, rebuild
+      if (errno == EINTR) continue;  // a signal (SIGTERM): the sets are void, rebuild
       die_errno("select");
     }
     if (FD_ISSET(stop_fd(), &readable)) begin_shutdown(s);
