@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -127,8 +126,9 @@ TEST(EchoClient, HelpAndVersionOnStdout) {
   }
   auto version = run_program(kClient, {"--version"});
   EXPECT_EQ(version.exit.code, 0);
-  EXPECT_TRUE(std::regex_match(version.out, std::regex(R"(echo-client \(muxlab [0-9]+\.[0-9]+\.[0-9]+, [^ )]+\)\n)")))
-      << version.out;
+  EXPECT_TRUE(version.out.starts_with("echo-client (muxlab ")) << version.out;
+  EXPECT_TRUE(version.out.ends_with(")\n")) << version.out;
+  EXPECT_EQ(std::count(version.out.begin(), version.out.end(), '\n'), 1) << version.out;
 }
 
 // getopt_long(3)'s forms: --flag=value and --flag value, options after the
@@ -170,9 +170,10 @@ TEST(EchoClient, InteractiveGetsEveryReplyToPipedLines) {
   for (int i = 1; i <= 100'000; ++i) expected += std::to_string(i) + "\n";
   EXPECT_EQ(result.out.size(), expected.size());
   EXPECT_TRUE(result.out == expected) << "the replies differ from what seq sent";
-  EXPECT_TRUE(std::regex_match(result.err, std::regex(R"(chunks [0-9]+, min [0-9]+, median [0-9]+, max [0-9]+, total )" +
-                                                      std::to_string(expected.size()) + " bytes\n")))
-      << result.err;
+  // The chunk summary, on stderr: stdout is the replies alone.
+  EXPECT_TRUE(result.err.starts_with("chunks ")) << result.err;
+  EXPECT_TRUE(result.err.ends_with(", total " + std::to_string(expected.size()) + " bytes\n")) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
   auto exit = server.terminate();
   ASSERT_TRUE(exit && exit->exited);
   EXPECT_EQ(exit->code, 0);
