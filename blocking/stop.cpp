@@ -24,8 +24,8 @@ void on_wake_signal(int) {}
 
 // setsockopt() is async-signal-safe (signal-safety(7)): the stop handler may call it.
 void set_stop_timeouts(int fd) {
-  timeval tick{};
-  tick.tv_usec = static_cast<suseconds_t>(std::chrono::microseconds(kStopTick).count());
+  const auto us = std::chrono::microseconds(kStopTick).count();
+  const timeval tick{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tick, sizeof tick);
 }

@@ -8,10 +8,10 @@
 // every socket a thread may block on is told as well:
 //   - the listener is shut: accept() fails (EINVAL), now or at its next call;
 //   - a client's socket gets a receive and a send timeout of one tick
-//     (SO_RCVTIMEO, SO_SNDTIMEO): a recv() or send() that blocks after the stop
+//     (SO_RCVTIMEO, SO_SNDTIMEO): a recv() or send() entered after that
 //     returns within the tick, and the thread looks at the flag again;
 //   - a thread already blocked in such a call is interrupted by a signal.
-// Neither touches the data: the replies owed are still sent, and the graceful
+// None of it touches the data: the replies owed are still sent, and the graceful
 // close still reads the client's input to its EOF. (shutdown(SHUT_RD) would wake
 // a recv() too, but then every recv() returns 0 at once: the client's EOF can no
 // longer be told apart, and a close with input unread resets the connection,
@@ -29,7 +29,7 @@ namespace muxlab::blocking {
 
 using Clock = std::chrono::steady_clock;
 
-// After a stop, no blocking call of a server thread lasts longer than this.
+// After a stop, no call of a server thread stays blocked on a socket longer than this.
 inline constexpr std::chrono::milliseconds kStopTick{100};
 
 // core's handlers (SIGPIPE ignored, SIGINT/SIGTERM a stop request), plus this
