@@ -15,6 +15,7 @@
 //   unordered   the block's outputs may come in any order (ss lists sockets as
 //               its hash tables hold them); a `...` line then allows extra lines
 //   needs TOOL  skipped, saying so, when TOOL is not installed
+//   needs root  skipped, saying so, when the test does not run as root
 //   timeout S   seconds for the whole example (default 15)
 // Pure: no files, no processes, so the rules are tested on their own.
 #pragma once

@@ -70,7 +70,8 @@ TEST_P(CourseExample, OutputHasTheShapeShown) {
   ASSERT_TRUE(c.error.empty()) << c.error;
   const Example& example = c.example;
   if (auto tool = missing_tool(example.needs); !tool.empty())
-    GTEST_SKIP() << example.file << ":" << example.line << " needs `" << tool << "`, which is not installed";
+    GTEST_SKIP() << example.file << ":" << example.line << " needs `" << tool << "`, which "
+                 << (tool == "root" ? "this test does not run as" : "is not installed");
   for (const auto& program : programs_used(example))
     ASSERT_TRUE(fs::exists(fs::path(MUXLAB_BIN_DIR) / program))
         << example.file << ":" << example.line << " runs build/bin/" << program << ", which is not built";

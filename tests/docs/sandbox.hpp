@@ -29,7 +29,8 @@ struct Transcript {
 Transcript run_example(const Example& example, const std::filesystem::path& bin_dir,
                        const std::filesystem::path& source_dir);
 
-// The first tool of `needs` that is not on PATH; empty if all are there.
+// The first of `needs` this machine lacks: a tool not on PATH, or `root` when
+// the test does not run as root; empty if it has them all.
 std::string missing_tool(const std::vector<std::string>& needs);
 
 // The programs under build/bin/ that the example runs.
