@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,9 +44,10 @@ NetOutput parse(const std::string& out) {
       run = &parsed.loopback;
     } else if (line.starts_with("== a cable")) {
       run = &parsed.cable;
-      static const std::regex name("muxlab-(server|client)-[0-9]+");
-      for (std::sregex_iterator m(line.begin(), line.end(), name), end; m != end; ++m)
-        parsed.namespaces.push_back(m->str());
+      for (auto at = line.find("muxlab-"); at != std::string::npos; at = line.find("muxlab-", at + 1)) {
+        const auto end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-", at);
+        parsed.namespaces.push_back(line.substr(at, end - at));
+      }
     } else if (run != nullptr && std::sscanf(line.c_str(), "received %llu bytes", &a) == 1) {
       run->shown.push_back(a);
     } else if (run != nullptr && std::sscanf(line.c_str(), "chunks %llu, min %llu, median %llu, max %llu, total %llu bytes",
