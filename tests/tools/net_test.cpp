@@ -23,10 +23,9 @@ const std::string kScript = MUXLAB_SOURCE_DIR "/net/pair.sh";
 constexpr std::uint64_t kReply = 330001;   // the script's 33-byte message, 10000 times, and '\n'
 constexpr std::uint64_t kSegment = 1448;   // MTU 1500 - IPv4 20 - TCP 20 - timestamps 12
 
-// One run of the pair, as the script prints it (echo-client's lines, abridged).
+// One run of the pair, as the script prints it.
 struct PairRun {
-  std::vector<std::uint64_t> shown;  // the chunks printed (the first 8 and last 2)
-  std::uint64_t chunks = 0, median = 0, max = 0, total = 0;  // echo-client's summary
+  std::uint64_t chunks = 0, median = 0, max = 0, total = 0;  // echo-client's summary line
 };
 
 struct NetOutput {
@@ -48,8 +47,6 @@ NetOutput parse(const std::string& out) {
         const auto end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-", at);
         parsed.namespaces.push_back(line.substr(at, end - at));
       }
-    } else if (run != nullptr && std::sscanf(line.c_str(), "received %llu bytes", &a) == 1) {
-      run->shown.push_back(a);
     } else if (run != nullptr && std::sscanf(line.c_str(), "chunks %llu, min %llu, median %llu, max %llu, total %llu bytes",
                                              &a, &b, &c, &d, &e) == 5) {
       run->chunks = a;
@@ -85,12 +82,10 @@ TEST_F(Net, OverTheCableTheReplyComesInSegments) {
   EXPECT_EQ(out.loopback.total, kReply);
   EXPECT_EQ(out.cable.total, kReply);
   // Loopback is not bound by an MTU: its pieces are tens of KiB.
-  EXPECT_GT(out.loopback.max, 1500U);
-  // Across the cable every recv() returns whole segments, those that had
-  // arrived (the last may end with a shorter one), and most return just one.
-  ASSERT_GE(out.cable.shown.size(), 2U);
-  for (std::size_t i = 0; i + 1 < out.cable.shown.size(); ++i)
-    EXPECT_EQ(out.cable.shown[i] % kSegment, 0U) << "chunk " << out.cable.shown[i] << " is not whole segments";
+  EXPECT_GT(out.loopback.median, 2 * kSegment);
+  // Across the cable most recv() calls return one 1448-byte segment, the one
+  // that just arrived; a client woken late (a busy machine) gets all that came
+  // meanwhile, so the median is allowed two.
   EXPECT_LE(out.cable.median, 2 * kSegment);
   EXPECT_GT(out.cable.chunks, out.loopback.chunks);
   expect_removed(out.namespaces);
