@@ -3,7 +3,6 @@
 // Where this process may not make namespaces, the cases that need them skip
 // and say why (net/pair.sh --check's answer).
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -23,9 +22,9 @@ const std::string kScript = MUXLAB_SOURCE_DIR "/net/pair.sh";
 constexpr std::uint64_t kReply = 330001;   // the script's 33-byte message, 10000 times, and '\n'
 constexpr std::uint64_t kSegment = 1448;   // MTU 1500 - IPv4 20 - TCP 20 - timestamps 12
 
-// One run of the pair, as the script prints it.
+// One run of the pair: echo-client's summary line.
 struct PairRun {
-  std::uint64_t chunks = 0, median = 0, max = 0, total = 0;  // echo-client's summary line
+  std::uint64_t chunks = 0, median = 0, total = 0;  // recv() calls, their median size, bytes
 };
 
 struct NetOutput {
@@ -38,7 +37,7 @@ NetOutput parse(const std::string& out) {
   PairRun* run = nullptr;
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
-    unsigned long long a = 0, b = 0, c = 0, d = 0, e = 0;
+    unsigned long long chunks = 0, min = 0, median = 0, max = 0, total = 0;
     if (line.starts_with("== loopback")) {
       run = &parsed.loopback;
     } else if (line.starts_with("== a cable")) {
@@ -48,11 +47,8 @@ NetOutput parse(const std::string& out) {
         parsed.namespaces.push_back(line.substr(at, end - at));
       }
     } else if (run != nullptr && std::sscanf(line.c_str(), "chunks %llu, min %llu, median %llu, max %llu, total %llu bytes",
-                                             &a, &b, &c, &d, &e) == 5) {
-      run->chunks = a;
-      run->median = c;
-      run->max = d;
-      run->total = e;
+                                             &chunks, &min, &median, &max, &total) == 5) {
+      *run = {chunks, median, total};
     }
   }
   return parsed;
