@@ -34,6 +34,9 @@ void Stats::merge(const Stats& o) {
   accept_paused += o.accept_paused;
   linger_timeouts += o.linger_timeouts;
   peak_connections = std::max(peak_connections, o.peak_connections);
+  sqes_submitted += o.sqes_submitted;
+  cqes_reaped += o.cqes_reaped;
+  enobufs += o.enobufs;
   for (std::size_t i = 0; i < kBuckets; ++i) recv_sizes[i] += o.recv_sizes[i];
 }
 
@@ -51,6 +54,11 @@ void Stats::print(std::FILE* out) const {
       {"linger_timeouts", linger_timeouts}, {"peak_connections", peak_connections},
   };
   for (const auto& row : rows) std::fprintf(out, "%s %llu\n", row.name, static_cast<unsigned long long>(row.value));
+  if (sqes_submitted > 0) {  // a completion-based server: its rings' counters too
+    std::fprintf(out, "sqes_submitted %llu\ncqes_reaped %llu\nenobufs %llu\n",
+                 static_cast<unsigned long long>(sqes_submitted), static_cast<unsigned long long>(cqes_reaped),
+                 static_cast<unsigned long long>(enobufs));
+  }
   // The histogram, one non-empty bucket a line: "recv_size_le_4096 17" counts the
   // recv() calls that returned 2049..4096 bytes.
   for (std::size_t i = 0; i < kBuckets; ++i) {

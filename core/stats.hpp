@@ -25,6 +25,10 @@ struct Stats {
   std::uint64_t accept_paused = 0;     // times accepting paused for want of descriptors (EMFILE)
   std::uint64_t linger_timeouts = 0;   // clients that never sent EOF after our half-close
   std::uint64_t peak_connections = 0;  // most connections open at once
+  // io_uring (uring-server): printed only by a server that submitted to a ring.
+  std::uint64_t sqes_submitted = 0;  // submission queue entries handed to the kernel
+  std::uint64_t cqes_reaped = 0;     // completion queue entries read back
+  std::uint64_t enobufs = 0;         // receives that found the provided-buffer ring empty
 
   // recv sizes: bucket i counts sizes in (2^(i-1), 2^i]; the last one all larger.
   static constexpr std::size_t kBuckets = 22;
