@@ -18,6 +18,8 @@ const std::vector<Model>& all_models() {
       {"poll", "poll-server", {}, "poll"},
       {"epoll", "epoll-server", {}, "epoll"},
       {"epoll-edge", "epoll-server", {"--edge"}, "epoll"},
+      // The kernel waits for room and data itself: a slow reader shows no EAGAIN here.
+      {"uring", "uring-server", {}, "uring", true, false},
       // libevent's bufferevents do their own reads and writes: no EAGAIN of ours to count.
       {"libevent", "libevent-server", {}, "libraries/libevent", true, false},
       {"libevent-poll", "libevent-server", {"--backend", "poll"}, "libraries/libevent", true, false},

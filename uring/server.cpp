@@ -1,0 +1,598 @@
+// uring-server - io_uring(7): the kernel does the I/O and reports it done.
+//
+// The model: one thread, one ring. Instead of asking "which sockets are
+// ready?" and then calling recv() and send() itself, the server hands the
+// kernel whole operations (accept, receive, send) and later reads back their
+// results. Two rings shared with the kernel carry them: the submission queue
+// (SQEs, ours to fill) and the completion queue (CQEs, the kernel's). One
+// io_uring_enter() per loop turn submits every SQE queued since the last one
+// and waits for completions: with many busy clients that is one system call
+// for many messages.
+//
+// What it teaches: completions instead of readiness, and who owns a buffer
+// while an operation is in flight.
+//   - A multishot accept, and a multishot recv per connection, are submitted
+//     once and complete again and again (IORING_CQE_F_MORE says "still armed").
+//   - Receives land in a provided-buffer ring shared by every connection: the
+//     kernel picks a buffer only when data arrives, so an idle connection holds
+//     none. A buffer is the kernel's until a completion names it (its id is in
+//     the CQE's flags), ours until we give it back to the ring; then the kernel
+//     may fill it again. If the ring is empty, the recv ends with ENOBUFS (no
+//     byte lost: the data waits in the socket) and is re-armed once a buffer
+//     is back.
+//   - A send is submitted straight from the session's send_window(): until its
+//     completion the kernel may still read those bytes, so the session is
+//     frozen. Nothing moves its buffers meanwhile; what arrives waits in its
+//     ring buffers, and one send at a time keeps the replies in order.
+//
+// Its limits: Linux only, and recent: provided-buffer rings and multishot
+// accept need 5.19, multishot recv 6.0, IORING_SETUP_DEFER_TASKRUN 6.1 (older
+// kernels get COOP_TASKRUN). io_uring has been a large attack surface: some
+// platforms turn it off (sysctl kernel.io_uring_disabled, Android, ChromeOS)
+// and container runtimes' default seccomp profiles block io_uring_setup().
+// Then uring-server says why in one line and exits 1. One thread, one core.
+//
+// Usage:   uring-server [--port 2000] [--buffers N] [--sqpoll] [--repeat R] [--stats] [--verbose] ...
+// Course:  docs/14-io-uring.md.  Compare with ../epoll/server.cpp.
+#include <liburing.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/io.hpp"
+#include "core/log.hpp"
+#include "core/loop.hpp"
+#include "core/options.hpp"
+#include "core/signals.hpp"
+#include "core/socket.hpp"
+#include "core/stats.hpp"
+
+using namespace muxlab::core;
+
+namespace {
+
+constexpr unsigned kQueueDepth = 4096;             // SQEs; the CQ ring gets twice as many
+constexpr unsigned kDefaultBuffers = 1024;         // --buffers: ring entries, a power of two
+constexpr unsigned kBufferSize = 16 * 1024;        // each provided buffer
+constexpr unsigned kBufferGroup = 0;               // the ring's id, named by every recv SQE
+constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 32768 buffers
+// While a connection's session is frozen (a send in flight) it may hold this
+// much of the shared ring; then its recv is cancelled, so that a client that
+// never reads cannot take the ring from everyone else.
+constexpr std::size_t kHoldLimit = kTurnBudget;
+
+// Every SQE carries a user_data that comes back in its CQE: what the operation
+// was, and on which descriptor.
+enum class Op : std::uint32_t { accept, stop, recv, send, cancel };
+std::uint64_t tag(Op op, int fd) { return std::uint64_t{static_cast<std::uint32_t>(op)} << 32 | static_cast<std::uint32_t>(fd); }
+Op op_of(std::uint64_t data) { return static_cast<Op>(data >> 32); }
+int fd_of(std::uint64_t data) { return static_cast<int>(data & 0xffffffffu); }
+
+struct Client {
+  explicit Client(Connection c) : conn(std::move(c)) {}
+  Connection conn;
+  std::uint32_t sending = 0;          // bytes offered by the send in flight (0: none): the session is frozen
+  std::uint16_t held = kNoBuffer;     // first ring buffer received while frozen, oldest first
+  bool recv_armed : 1 = false;        // a multishot recv is in flight
+  bool cancelling : 1 = false;        // and its cancel too (back-pressure)
+  bool starved : 1 = false;           // ENOBUFS: re-armed when a buffer is free
+  bool eof_held : 1 = false;          // the client's EOF came after the held bytes
+  bool retiring : 1 = false;          // closed by us: the descriptor goes once nothing is in flight
+};
+
+// A buffer lent to us by a completion, while a connection holds it.
+struct Lent {
+  std::uint32_t offset = 0, length = 0;  // the bytes not yet given to the session
+  std::uint16_t next = kNoBuffer;        // the connection's next held buffer
+};
+
+struct Server {
+  ServerOptions options;
+  unsigned buffer_count = kDefaultBuffers;
+  bool sqpoll = false;
+  Stats stats;
+  Fd listener;
+  std::vector<std::unique_ptr<Client>> clients;  // indexed by fd, which every CQE names
+  std::size_t open = 0;                          // clients in use
+  io_uring ring{};                               // the submission and completion queues
+  io_uring_buf_ring* buffer_ring = nullptr;      // the provided buffers' ring, shared with the kernel
+  std::byte* buffers = nullptr;                  // buffer_count x kBufferSize
+  std::vector<Lent> lent;                        // per buffer id
+  std::size_t held_buffers = 0;                  // lent out to connections now (the rest are the kernel's)
+  std::vector<int> starved;                      // fds waiting for a free buffer (ENOBUFS)
+  bool accepting = false;                        // the multishot accept is armed
+  bool any_closing = false;                      // some client lingers after our half-close
+  bool accept_paused = false;                    // out of descriptors: accept re-armed on the tick
+  Clock::time_point next_tick{};                 // lingering sweep, paused accept retried
+  std::optional<Clock::time_point> drain_deadline;  // set by a stop request
+};
+
+// One line naming why io_uring cannot be used here, exit 1. "io_uring
+// unavailable" is what the tests look for to report a skip.
+[[noreturn]] void die_unavailable(const char* call, int err) {
+  const char* cause = "";
+  if (err == ENOSYS) {
+    cause = "this kernel has no io_uring, or a seccomp filter hides it";
+  } else if (err == EPERM || err == EACCES) {
+    int disabled = 0;
+    std::ifstream("/proc/sys/kernel/io_uring_disabled") >> disabled;
+    cause = disabled == 2   ? "disabled by sysctl kernel.io_uring_disabled = 2"
+            : disabled == 1 ? "sysctl kernel.io_uring_disabled = 1 and this user is not in kernel.io_uring_group"
+                            : "denied by a seccomp filter or a security module (container runtimes' default)";
+  } else if (err == EINVAL) {
+    cause = "this kernel lacks a feature it needs (provided-buffer rings and multishot accept: Linux 5.19; "
+            "multishot recv: 6.0)";
+  } else if (err == ENOMEM) {
+    cause = "RLIMIT_MEMLOCK too small for the rings (kernels before 5.12 charge them to it)";
+  }
+  die("io_uring unavailable: %s: %s (%s): %s", call, errno_name(err), std::strerror(err), cause);
+}
+
+// The ring. DEFER_TASKRUN (6.1) runs the kernel's completion work only when
+// we wait, in our own io_uring_enter(), instead of interrupting the thread
+// whenever a packet arrives; SINGLE_ISSUER promises that only this thread
+// submits. --sqpoll: a kernel thread polls the submission queue instead.
+void set_up_ring(Server& s) {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER;
+  params.cq_entries = 2 * kQueueDepth;
+  if (s.sqpoll) {
+    params.flags |= IORING_SETUP_SQPOLL;
+    params.sq_thread_idle = static_cast<unsigned>(kTick.count());  // ms of polling before the thread sleeps
+  } else {
+    params.flags |= IORING_SETUP_DEFER_TASKRUN;
+  }
+  int rc = io_uring_queue_init_params(kQueueDepth, &s.ring, &params);
+  if (rc == -EINVAL && !s.sqpoll) {  // before 6.1: no DEFER_TASKRUN
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+    rc = io_uring_queue_init_params(kQueueDepth, &s.ring, &params);
+  }
+  if (rc < 0) die_unavailable("io_uring_setup", -rc);
+  // io_uring_enter() on a registered ring index skips looking the ring's fd up each time.
+  io_uring_register_ring_fd(&s.ring);
+}
+
+// The provided-buffer ring: an array of {address, length, id} entries that
+// we map and register (liburing 2.3 has no io_uring_setup_buf_ring), and the
+// buffers it points to, touched now (MAP_POPULATE) so that their memory is a
+// cost paid at start, not one that grows with the connections.
+void set_up_buffers(Server& s) {
+  const std::size_t ring_bytes = s.buffer_count * sizeof(io_uring_buf);
+  void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* data = ::mmap(nullptr, s.buffer_count * kBufferSize, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (ring == MAP_FAILED || data == MAP_FAILED) die_errno("mmap buffer ring");
+  s.buffer_ring = static_cast<io_uring_buf_ring*>(ring);
+  s.buffers = static_cast<std::byte*>(data);
+  io_uring_buf_ring_init(s.buffer_ring);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
+  reg.ring_entries = s.buffer_count;
+  reg.bgid = kBufferGroup;
+  if (int rc = io_uring_register_buf_ring(&s.ring, &reg, 0); rc < 0) die_unavailable("io_uring_register_buf_ring", -rc);
+  const int mask = io_uring_buf_ring_mask(s.buffer_count);
+  for (unsigned id = 0; id < s.buffer_count; ++id)
+    io_uring_buf_ring_add(s.buffer_ring, s.buffers + id * kBufferSize, kBufferSize, static_cast<std::uint16_t>(id), mask,
+                          static_cast<int>(id));
+  io_uring_buf_ring_advance(s.buffer_ring, static_cast<int>(s.buffer_count));  // the kernel sees them from here
+  s.lent.resize(s.buffer_count);
+}
+
+// A session's receive buffer now lives from a recv's completion to its send's,
+// a loop turn later, so a turn's worth of them are alive at once and freed
+// together. glibc raises its thresholds as a process frees large blocks (up to
+// 32 MiB for mmap, twice that for trimming), but only once it has freed one
+// from mmap: until then it hands the heap back to the kernel every turn and
+// faults it in again the next (a third of the CPU in ping-pong with 100
+// clients), and serves each 128 KiB buffer with mmap and munmap. Start where
+// that tuning would end.
+void tune_malloc() {
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+// Buffer `id` is the kernel's again: it may fill it with the next receive.
+void give_back(Server& s, std::uint16_t id) {
+  io_uring_buf_ring_add(s.buffer_ring, s.buffers + std::size_t{id} * kBufferSize, kBufferSize, id,
+                        io_uring_buf_ring_mask(s.buffer_count), 0);
+  io_uring_buf_ring_advance(s.buffer_ring, 1);
+  --s.held_buffers;
+}
+
+// One io_uring_enter(): submits what is queued, waits for a completion or `ms`
+// (-1: no limit). Every return counts as a wakeup, as a readiness call's would.
+void submit_and_wait(Server& s, int ms) {
+  const unsigned queued = io_uring_sq_ready(&s.ring);
+  io_uring_cqe* cqe = nullptr;
+  __kernel_timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
+  const int rc = ms < 0 ? io_uring_submit_and_wait(&s.ring, 1)
+                        : io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
+  ++s.stats.wakeups;
+  if (rc >= 0 || rc == -ETIME) {
+    s.stats.sqes_submitted += queued;
+  } else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+    // EINTR: a signal (the stop request shows in the ring next); EAGAIN/EBUSY: the kernel is short of
+    // memory or still flushing overflowed completions: reap, and try again.
+    errno = -rc;
+    die_errno("io_uring_enter");
+  }
+}
+
+// A free SQE. The queue holds kQueueDepth; if a turn queues more, the ones so
+// far go to the kernel now (one more io_uring_enter).
+io_uring_sqe* get_sqe(Server& s) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
+  while (sqe == nullptr) {
+    s.stats.sqes_submitted += io_uring_sq_ready(&s.ring);
+    io_uring_submit(&s.ring);
+    ++s.stats.wakeups;
+    sqe = io_uring_get_sqe(&s.ring);
+  }
+  return sqe;
+}
+
+Client* client_at(Server& s, int fd) {
+  const auto slot = static_cast<std::size_t>(fd);
+  return slot < s.clients.size() ? s.clients[slot].get() : nullptr;
+}
+
+void arm_accept(Server& s) {
+  io_uring_sqe* sqe = get_sqe(s);
+  io_uring_prep_multishot_accept(sqe, s.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, tag(Op::accept, s.listener.get()));
+  s.accepting = true;
+}
+
+// Armed once; each arrival of data completes it again, into a buffer the
+// kernel takes from the ring (IOSQE_BUFFER_SELECT from group kBufferGroup).
+void arm_recv(Server& s, int fd, Client& cl) {
+  io_uring_sqe* sqe = get_sqe(s);
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, tag(Op::recv, fd));
+  cl.recv_armed = true;
+}
+
+// Cancels the requests matching `target` (one user_data, or with
+// IORING_ASYNC_CANCEL_ALL every request on the fd); each then ends with a
+// last CQE (-ECANCELED). The cancel's own CQE says nothing we need.
+void cancel(Server& s, int fd, std::uint64_t target, bool all_of_fd) {
+  io_uring_sqe* sqe = get_sqe(s);
+  if (all_of_fd) io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+  else io_uring_prep_cancel64(sqe, target, 0);
+  io_uring_sqe_set_data64(sqe, tag(Op::cancel, fd));
+}
+
+// The next owed bytes, straight from the session (at most kTurnBudget, so
+// that one huge reply cannot hold the loop): the kernel reads them when it
+// runs the send, so they must stay put until its completion.
+void submit_send(Server& s, int fd, Client& cl) {
+  auto window = cl.conn.session.send_window();
+  if (window.empty()) return;
+  window = window.first(std::min(window.size(), kTurnBudget));
+  io_uring_sqe* sqe = get_sqe(s);
+  io_uring_prep_send(sqe, fd, window.data(), window.size(), MSG_NOSIGNAL);  // no SIGPIPE from a peer gone
+  io_uring_sqe_set_data64(sqe, tag(Op::send, fd));
+  cl.sending = static_cast<std::uint32_t>(window.size());
+}
+
+// Gives the session the bytes held in ring buffers, oldest first, and each
+// emptied buffer back to the ring: only once the session owes nothing, and at
+// most one send's worth (kTurnBudget), as a readiness server reads at most
+// that much per turn. Fed faster than it sends, the session's buffer would
+// grow toward --max-pending and be slid, reallocated and freed over and over.
+// What the session does not take stays held. Once its input is closed (line
+// too long, a stop), the rest is dropped: a readiness server would not read it.
+void feed_held(Server& s, Client& cl) {
+  EchoSession& session = cl.conn.session;
+  if (!session.input_closed() && session.wants_write()) return;  // the replies owed go first
+  for (std::size_t fed = 0; cl.held != kNoBuffer;) {
+    Lent& lent = s.lent[cl.held];
+    while (lent.length > 0 && !session.input_closed()) {
+      auto window = session.recv_window();
+      if (window.empty() || (fed > 0 && fed + lent.length > kTurnBudget)) return;  // back-pressure, or enough
+      const std::size_t n = std::min<std::size_t>(window.size(), lent.length);
+      std::memcpy(window.data(), s.buffers + std::size_t{cl.held} * kBufferSize + lent.offset, n);
+      session.on_received(n);
+      lent.offset += static_cast<std::uint32_t>(n);
+      lent.length -= static_cast<std::uint32_t>(n);
+      fed += n;
+    }
+    const std::uint16_t id = cl.held;
+    cl.held = lent.next;
+    give_back(s, id);
+  }
+  if (cl.eof_held) {
+    cl.eof_held = false;
+    cl.conn.peer_eof = true;
+    session.on_peer_eof();  // the tail fragment, if any, becomes the last line
+  }
+}
+
+std::size_t held_bytes(const Server& s, const Client& cl) {
+  std::size_t bytes = 0;
+  for (std::uint16_t id = cl.held; id != kNoBuffer; id = s.lent[id].next) bytes += s.lent[id].length;
+  return bytes;
+}
+
+void close_conn(Server& s, int fd);
+
+// After any completion for a client: move it on as far as it can go now, and
+// bring its operations in the ring up to date with what it wants.
+void settle(Server& s, int fd) {
+  Client& cl = *client_at(s, fd);
+  Connection& c = cl.conn;
+  if (!cl.retiring && cl.sending == 0 && !c.closing) {  // not frozen: the session may change
+    if (s.drain_deadline) stop_reading(c);              // a stop: read no more, send what is owed
+    feed_held(s, cl);
+    if (c.session.wants_write()) {
+      submit_send(s, fd, cl);
+    } else if (c.session.finished()) {
+      ::shutdown(fd, SHUT_WR);  // all owed output is out: our FIN follows it
+      if (c.peer_eof) return close_conn(s, fd);
+      vlog("fd %d: half-closed, lingering for the client's EOF", fd);
+      c.closing = true;
+      c.linger_deadline = Clock::now() + s.options.linger;
+      s.any_closing = true;
+    }
+  }
+  const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && held_bytes(s, cl) < kHoldLimit;
+  if (want && !cl.recv_armed) {
+    arm_recv(s, fd, cl);
+  } else if (!want && cl.recv_armed && !cl.cancelling && !cl.retiring) {
+    vlog("fd %d: back-pressure: recv cancelled", fd);
+    cancel(s, fd, tag(Op::recv, fd), false);  // what lands before it is kept
+    cl.cancelling = true;
+  }
+  if (cl.retiring && !cl.recv_armed && cl.sending == 0) {
+    vlog("fd %d: closed", fd);
+    s.clients[static_cast<std::size_t>(fd)].reset();  // ~Fd closes the socket
+    --s.open;
+    if (s.accept_paused && s.listener) {  // a descriptor is free again
+      s.accept_paused = false;
+      arm_accept(s);
+    }
+  }
+}
+
+// Closing a socket the kernel still works on would not end its requests (they
+// hold their own reference to it), and the session must outlive a send that
+// reads from it: cancel what is in flight, and close once the last CQE is in.
+void close_conn(Server& s, int fd) {
+  Client& cl = *client_at(s, fd);
+  if (cl.retiring) return;
+  cl.retiring = true;
+  while (cl.held != kNoBuffer) {
+    const std::uint16_t id = cl.held;
+    cl.held = s.lent[id].next;
+    give_back(s, id);
+  }
+  if (cl.recv_armed || cl.sending != 0) cancel(s, fd, 0, /*all_of_fd=*/true);
+  settle(s, fd);
+}
+
+void adopt(Server& s, Fd fd) {
+  const int n = fd.get();
+  ++s.stats.connections;
+  int on = 1;  // small replies leave at once, not when Nagle's algorithm lets them
+  ::setsockopt(n, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  auto cl = std::make_unique<Client>(Connection(std::move(fd), s.options.limits));
+  vlog("fd %d: connected from %s", n, peer_address(n).c_str());
+  if (s.open >= s.options.max_clients) {  // served all the same, with one line: it closes like any other
+    ++s.stats.rejected;
+    vlog("fd %d: server full (%zu open)", n, s.open);
+    cl->conn.session.refuse(kServerFull);
+  } else if (s.open + 1 > s.stats.peak_connections) {
+    s.stats.peak_connections = s.open + 1;
+  }
+  ++s.open;
+  const auto slot = static_cast<std::size_t>(n);
+  if (slot >= s.clients.size()) s.clients.resize(slot + 1);
+  s.clients[slot] = std::move(cl);
+  settle(s, n);
+}
+
+// A completion of the multishot accept: a new connection, or why not.
+void accept_clients(Server& s, const io_uring_cqe& cqe) {
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) s.accepting = false;  // it ended: re-armed below or later
+  if (cqe.res >= 0) {
+    if (s.listener) adopt(s, Fd(cqe.res));
+    else ::close(cqe.res);  // accepted just before the stop's cancel took effect
+  } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
+    // The connection stays in the backlog. Re-armed now, the accept would fail
+    // again at once, for ever: wait for a connection to close, or the tick.
+    ++s.stats.accept_paused;
+    vlog("accept: out of descriptors (%s), pausing until a connection closes", errno_name(-cqe.res));
+    s.accept_paused = true;
+  } else if (cqe.res != -ECANCELED) {
+    vlog("accept: %s", errno_name(-cqe.res));  // ECONNABORTED and the like: this client only
+  }
+  if (!s.accepting && !s.accept_paused && s.listener) arm_accept(s);
+}
+
+// A completion of a connection's multishot recv.
+void on_recv(Server& s, const io_uring_cqe& cqe) {
+  const int fd = fd_of(cqe.user_data);
+  Client& cl = *client_at(s, fd);
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) cl.recv_armed = cl.cancelling = false;  // it ended
+  if (cqe.res > 0) {
+    const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    s.stats.count_recv(static_cast<std::size_t>(cqe.res));
+    vlog("fd %d: recv %d (buffer %u)", fd, cqe.res, unsigned{id});
+    ++s.held_buffers;
+    s.lent[id] = {0, static_cast<std::uint32_t>(cqe.res), kNoBuffer};
+    if (cl.retiring || cl.conn.closing) {
+      give_back(s, id);  // closing: read and thrown away
+    } else {
+      std::uint16_t* last = &cl.held;  // append: the bytes keep their order
+      while (*last != kNoBuffer) last = &s.lent[*last].next;
+      *last = id;
+    }
+  } else if (cqe.res == 0) {
+    s.stats.count_recv(0);
+    vlog("fd %d: recv 0 (EOF)", fd);
+    if (cl.conn.closing) return close_conn(s, fd);  // the client's EOF after ours: a clean close
+    cl.eof_held = true;                               // given to the session after the held bytes
+  } else if (cqe.res == -ENOBUFS) {
+    // The ring is empty: the data stays in the socket. Re-armed once a buffer is back.
+    ++s.stats.enobufs;
+    vlog("fd %d: ENOBUFS: no free buffer, waiting for one", fd);
+    cl.starved = true;
+    s.starved.push_back(fd);
+  } else if (cqe.res != -ECANCELED) {
+    ++s.stats.resets;
+    vlog("fd %d: recv: %s", fd, errno_name(-cqe.res));  // ECONNRESET, ETIMEDOUT, ...
+    return close_conn(s, fd);
+  }
+  settle(s, fd);
+}
+
+// A completion of a connection's send: a short one is re-submitted from where
+// it stopped (settle() asks the session for the rest).
+void on_send(Server& s, const io_uring_cqe& cqe) {
+  const int fd = fd_of(cqe.user_data);
+  Client& cl = *client_at(s, fd);
+  const std::size_t offered = std::exchange(cl.sending, 0);
+  if (cqe.res >= 0) {
+    s.stats.count_send(offered, static_cast<std::size_t>(cqe.res));
+    vlog("fd %d: send %d of %zu", fd, cqe.res, offered);
+    cl.conn.session.on_sent(static_cast<std::size_t>(cqe.res));
+  } else {
+    cl.conn.session.on_sent(0);
+    if (cqe.res != -ECANCELED) {
+      ++s.stats.resets;
+      vlog("fd %d: send: %s", fd, errno_name(-cqe.res));  // EPIPE, ECONNRESET: this client only
+      return close_conn(s, fd);
+    }
+  }
+  settle(s, fd);
+}
+
+// After the turn's completions, buffers are back: re-arm the receives that
+// found the ring empty, one per free buffer (an empty ring would only fail them again).
+void serve_starved(Server& s) {
+  while (!s.starved.empty() && s.held_buffers < s.buffer_count) {
+    const int fd = s.starved.back();
+    s.starved.pop_back();
+    Client* cl = client_at(s, fd);
+    if (cl == nullptr || !cl->starved) continue;
+    cl->starved = false;
+    settle(s, fd);
+  }
+}
+
+// SIGINT/SIGTERM: accept no more, finish what each client is owed, within the drain time.
+void begin_shutdown(Server& s) {
+  char drain[64];
+  while (::read(stop_fd(), drain, sizeof drain) > 0) {
+  }
+  vlog("stop requested: draining %zu connections", s.open);
+  if (s.accepting) cancel(s, s.listener.get(), tag(Op::accept, s.listener.get()), false);
+  s.listener.reset();  // the accept's own reference keeps the socket until the cancel ends it
+  s.accept_paused = false;
+  s.drain_deadline = Clock::now() + s.options.drain;
+  for (std::size_t fd = 0; fd < s.clients.size(); ++fd)
+    if (s.clients[fd]) settle(s, static_cast<int>(fd));
+}
+
+// Every CQE the kernel has posted: what each operation came to.
+void reap(Server& s) {
+  unsigned head = 0, seen = 0;
+  io_uring_cqe* cqe = nullptr;
+  io_uring_for_each_cqe(&s.ring, head, cqe) {
+    ++seen;
+    switch (op_of(cqe->user_data)) {
+      case Op::accept: accept_clients(s, *cqe); break;
+      case Op::stop: begin_shutdown(s); break;
+      case Op::recv: on_recv(s, *cqe); break;
+      case Op::send: on_send(s, *cqe); break;
+      case Op::cancel: break;  // its target's own last CQE is what counts
+    }
+  }
+  io_uring_cq_advance(&s.ring, seen);  // the kernel may reuse those slots now
+  s.stats.cqes_reaped += seen;
+}
+
+// Once per kTick: give a paused accept another try, and close clients that
+// never sent their EOF after our half-close.
+void on_tick(Server& s, Clock::time_point now) {
+  s.next_tick = now + kTick;
+  if (s.accept_paused && s.listener) {
+    s.accept_paused = false;
+    arm_accept(s);
+  }
+  if (!s.any_closing) return;
+  s.any_closing = false;
+  for (std::size_t fd = 0; fd < s.clients.size(); ++fd) {
+    Client* cl = s.clients[fd].get();
+    if (cl == nullptr || !cl->conn.closing || cl->retiring) continue;
+    if (linger_expired(cl->conn, now)) {
+      ++s.stats.linger_timeouts;
+      close_conn(s, static_cast<int>(fd));
+    } else {
+      s.any_closing = true;
+    }
+  }
+}
+
+bool running(const Server& s) {
+  return !s.drain_deadline || (s.open != 0 && Clock::now() < *s.drain_deadline);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Server s;
+  const ExtraFlag extra[] = {
+      {"--buffers", "N", "provided buffers in the ring, a power of two (default 1024), 16 KiB each",
+       [&s](std::string_view v) {
+         std::uint64_t n = 0;
+         if (!parse_number(v, 1, 32768, n) || (n & (n - 1)) != 0) return false;
+         s.buffer_count = static_cast<unsigned>(n);
+         return true;
+       }},
+      {"--sqpoll", nullptr, "a kernel thread polls the submission queue (IORING_SETUP_SQPOLL): fewer system calls, a busy CPU",
+       [&s](std::string_view) { return s.sqpoll = true; }},
+  };
+  s.options = parse_server_options(argc, argv, "uring-server",
+                                   "The io_uring(7) echo server: completions, multishot operations, provided buffers.",
+                                   extra);
+  install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM make stop_fd() readable
+  set_up_ring(s);
+  set_up_buffers(s);
+  tune_malloc();
+  s.listener = listen_on_or_die(s.options, /*nonblocking=*/false);  // io_uring waits for us: no O_NONBLOCK needed
+  if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
+  arm_accept(s);
+  // The self-pipe, watched through the ring: a one-shot poll that completes at a stop request.
+  io_uring_sqe* sqe = get_sqe(s);
+  io_uring_prep_poll_add(sqe, stop_fd(), POLLIN);
+  io_uring_sqe_set_data64(sqe, tag(Op::stop, stop_fd()));
+  announce_listening(s.listener.get());
+
+  while (running(s)) {
+    submit_and_wait(s, wait_timeout_ms(s.any_closing, s.accept_paused, s.drain_deadline));
+    reap(s);
+    serve_starved(s);
+    if (const auto now = Clock::now(); now >= s.next_tick) on_tick(s, now);
+  }
+  io_uring_queue_exit(&s.ring);  // cancels what is still in flight before the sessions go
+  if (s.options.stats) s.stats.print(stderr);
+  return 0;
+}
