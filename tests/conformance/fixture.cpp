@@ -1,8 +1,14 @@
 #include "tests/conformance/fixture.hpp"
 
+#include "tests/conformance/requirements.hpp"
+
 namespace muxlab::conformance {
 
 void ServerConformance::SetUpTestSuite() { raise_open_file_limit(); }
+
+void ServerConformance::SetUp() {
+  if (const std::string why = unavailable_reason(spec()); !why.empty()) GTEST_SKIP() << why;
+}
 
 std::vector<std::string> ServerConformance::server_args(const std::vector<std::string>& more) const {
   std::vector<std::string> args = {"--port", "0", "--stats"};

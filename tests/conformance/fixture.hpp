@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 class ServerConformance : public ::testing::TestWithParam<ServerSpec> {
  protected:
   static void SetUpTestSuite();
+  void SetUp() override;  // skips a model this machine cannot run (requirements.hpp), saying why
 
   const ServerSpec& spec() const { return GetParam(); }
   // "--port 0 --stats", the model's flags, then `more`.
