@@ -40,6 +40,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,7 +50,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -84,6 +84,7 @@ Op op_of(std::uint64_t data) { return static_cast<Op>(data >> 32); }
 int fd_of(std::uint64_t data) { return static_cast<int>(data & 0xffffffffu); }
 
 struct Client {
+  Client() : conn(Fd(), Limits{}) {}  // an unused slot: no socket
   explicit Client(Connection c) : conn(std::move(c)) {}
   Connection conn;
   std::uint32_t sending = 0;          // bytes offered by the send in flight (0: none): the session is frozen
@@ -107,7 +108,7 @@ struct Server {
   bool sqpoll = false;
   Stats stats;
   Fd listener;
-  std::vector<std::unique_ptr<Client>> clients;  // indexed by fd, which every CQE names
+  std::vector<Client> clients;                   // indexed by fd, which every CQE names; never moved
   std::size_t open = 0;                          // clients in use
   io_uring ring{};                               // the submission and completion queues
   io_uring_buf_ring* buffer_ring = nullptr;      // the provided buffers' ring, shared with the kernel
@@ -248,7 +249,16 @@ io_uring_sqe* get_sqe(Server& s) {
 
 Client* client_at(Server& s, int fd) {
   const auto slot = static_cast<std::size_t>(fd);
-  return slot < s.clients.size() ? s.clients[slot].get() : nullptr;
+  return slot < s.clients.size() && s.clients[slot].conn.fd ? &s.clients[slot] : nullptr;
+}
+
+// The clients live in one array, one slot per possible descriptor, reserved
+// now so that it never moves: no allocation per connection (an idle one costs
+// its slot), and no heap holes between the sessions' buffers.
+void reserve_clients(Server& s) {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  s.clients.reserve(std::min<rlim_t>(limit.rlim_cur, rlim_t{1} << 20));
 }
 
 void arm_accept(Server& s) {
@@ -362,7 +372,7 @@ void settle(Server& s, int fd) {
   }
   if (cl.retiring && !cl.recv_armed && cl.sending == 0) {
     vlog("fd %d: closed", fd);
-    s.clients[static_cast<std::size_t>(fd)].reset();  // ~Fd closes the socket
+    s.clients[static_cast<std::size_t>(fd)] = Client();  // closes the socket
     --s.open;
     if (s.accept_paused && s.listener) {  // a descriptor is free again
       s.accept_paused = false;
@@ -392,19 +402,18 @@ void adopt(Server& s, Fd fd) {
   ++s.stats.connections;
   int on = 1;  // small replies leave at once, not when Nagle's algorithm lets them
   ::setsockopt(n, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  auto cl = std::make_unique<Client>(Connection(std::move(fd), s.options.limits));
+  const auto slot = static_cast<std::size_t>(n);
+  if (slot >= s.clients.size()) s.clients.resize(slot + 1);
+  Client& cl = s.clients[slot] = Client(Connection(std::move(fd), s.options.limits));
   vlog("fd %d: connected from %s", n, peer_address(n).c_str());
   if (s.open >= s.options.max_clients) {  // served all the same, with one line: it closes like any other
     ++s.stats.rejected;
     vlog("fd %d: server full (%zu open)", n, s.open);
-    cl->conn.session.refuse(kServerFull);
+    cl.conn.session.refuse(kServerFull);
   } else if (s.open + 1 > s.stats.peak_connections) {
     s.stats.peak_connections = s.open + 1;
   }
   ++s.open;
-  const auto slot = static_cast<std::size_t>(n);
-  if (slot >= s.clients.size()) s.clients.resize(slot + 1);
-  s.clients[slot] = std::move(cl);
   settle(s, n);
 }
 
@@ -508,7 +517,7 @@ void begin_shutdown(Server& s) {
   s.accept_paused = false;
   s.drain_deadline = Clock::now() + s.options.drain;
   for (std::size_t fd = 0; fd < s.clients.size(); ++fd)
-    if (s.clients[fd]) settle(s, static_cast<int>(fd));
+    if (client_at(s, static_cast<int>(fd)) != nullptr) settle(s, static_cast<int>(fd));
 }
 
 // Every CQE the kernel has posted: what each operation came to.
@@ -540,7 +549,7 @@ void on_tick(Server& s, Clock::time_point now) {
   if (!s.any_closing) return;
   s.any_closing = false;
   for (std::size_t fd = 0; fd < s.clients.size(); ++fd) {
-    Client* cl = s.clients[fd].get();
+    Client* cl = client_at(s, static_cast<int>(fd));
     if (cl == nullptr || !cl->conn.closing || cl->retiring) continue;
     if (linger_expired(cl->conn, now)) {
       ++s.stats.linger_timeouts;
@@ -579,6 +588,7 @@ int main(int argc, char** argv) {
   tune_malloc();
   s.listener = listen_on_or_die(s.options, /*nonblocking=*/false);  // io_uring waits for us: no O_NONBLOCK needed
   if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
+  reserve_clients(s);
   arm_accept(s);
   // The self-pipe, watched through the ring: a one-shot poll that completes at a stop request.
   io_uring_sqe* sqe = get_sqe(s);
