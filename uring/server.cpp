@@ -302,37 +302,42 @@ void submit_send(Server& s, int fd, Client& cl) {
   cl.sending = static_cast<std::uint32_t>(window.size());
 }
 
-// Gives the session the bytes held in ring buffers, oldest first, and each
-// emptied buffer back to the ring: only once the session owes nothing, and at
-// most one send's worth (kTurnBudget), as a readiness server reads at most
-// that much per turn. Fed faster than it sends, the session's buffer would
-// grow toward --max-pending and be slid, reallocated and freed over and over.
-// What the session does not take stays held. Once its input is closed (line
-// too long, a stop), the rest is dropped: a readiness server would not read it.
+// The client's EOF reaches the session once the bytes before it have.
+void apply_eof(Client& cl) {
+  if (!cl.eof_held) return;
+  cl.eof_held = false;
+  cl.conn.peer_eof = true;
+  cl.conn.session.on_peer_eof();  // the tail fragment, if any, becomes the last line
+}
+
+// Gives the session the bytes held in ring buffers (oldest first), a
+// recv_window() at a time, as recv() would have, and each emptied buffer back
+// to the ring; but only while it owes nothing. Fed faster than it sends, its
+// buffer would grow and be reallocated, and the copying would cost more than
+// the system calls saved. Once its input is closed (line too long, a stop),
+// the rest is dropped: a readiness server would not read it.
 void feed_held(Server& s, Client& cl) {
   EchoSession& session = cl.conn.session;
-  if (!session.input_closed() && session.wants_write()) return;  // the replies owed go first
-  for (std::size_t fed = 0; cl.held != kNoBuffer;) {
-    Lent& lent = s.lent[cl.held];
-    while (lent.length > 0 && !session.input_closed()) {
-      auto window = session.recv_window();
-      if (window.empty() || (fed > 0 && fed + lent.length > kTurnBudget)) return;  // back-pressure, or enough
-      const std::size_t n = std::min<std::size_t>(window.size(), lent.length);
-      std::memcpy(window.data(), s.buffers + std::size_t{cl.held} * kBufferSize + lent.offset, n);
-      session.on_received(n);
+  while (cl.held != kNoBuffer) {
+    if (!session.input_closed() && session.wants_write()) return;  // the replies owed go first
+    const auto window = session.recv_window();
+    if (window.empty() && !session.input_closed()) return;  // back-pressure: the rest waits here
+    std::size_t fed = 0;
+    while (cl.held != kNoBuffer) {
+      Lent& lent = s.lent[cl.held];
+      const std::size_t n = std::min<std::size_t>(window.size() - fed, lent.length);
+      std::memcpy(window.data() + fed, s.buffers + std::size_t{cl.held} * kBufferSize + lent.offset, n);
+      fed += n;
       lent.offset += static_cast<std::uint32_t>(n);
       lent.length -= static_cast<std::uint32_t>(n);
-      fed += n;
+      if (lent.length > 0 && !session.input_closed()) break;  // the window is full
+      const std::uint16_t id = cl.held;
+      cl.held = lent.next;
+      give_back(s, id);
     }
-    const std::uint16_t id = cl.held;
-    cl.held = lent.next;
-    give_back(s, id);
+    session.on_received(fed);
   }
-  if (cl.eof_held) {
-    cl.eof_held = false;
-    cl.conn.peer_eof = true;
-    session.on_peer_eof();  // the tail fragment, if any, becomes the last line
-  }
+  apply_eof(cl);
 }
 
 std::size_t held_bytes(const Server& s, const Client& cl) {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <random>
@@ -74,6 +75,28 @@ TEST_F(UringServer, BufferRingRunningDryLosesNoByte) {
   EXPECT_GT(stats["enobufs"], 0u) << "a ring of one buffer under four senders never ran dry?";
   EXPECT_EQ(stats["bytes_in"], total);
   EXPECT_EQ(stats["bytes_out"], total);
+}
+
+// Lines of 40 KB through two 16 KiB buffers and a 4 KiB --max-pending: every
+// line spans several ring buffers and several of the session's windows, and
+// the session is back-pressured at every line. Each must still come back whole.
+TEST_F(UringServer, LongLinesAcrossRingBuffersAndWindows) {
+  ServerProcess server = start({"--buffers", "2", "--max-pending", "4096"});
+  std::vector<Conversation> clients;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    Conversation& c = clients.emplace_back(TestClient::connect(server.host(), server.port()));
+    for (int line = 0; line < 8; ++line) {
+      std::string payload = random_bytes(40'000, i * 100 + static_cast<std::uint32_t>(line));
+      std::replace(payload.begin(), payload.end(), '\n', ' ');
+      c.to_send += payload + "\n";
+    }
+    c.expected = c.to_send;
+    c.chunks = random_chunks(c.to_send.size(), 30'000, i);
+  }
+  run_conversations(clients, 60s);
+  for (const auto& c : clients) EXPECT_TRUE(c.answered_exactly()) << c.error;
+  clients.clear();
+  stop(server);
 }
 
 // --max-pending 4096: the recv is cancelled while the session owes that much.
