@@ -71,15 +71,18 @@ constexpr unsigned kDefaultBuffers = 1024;         // --buffers: ring entries, a
 constexpr unsigned kBufferSize = 16 * 1024;        // each provided buffer
 constexpr unsigned kBufferGroup = 0;               // the ring's id, named by every recv SQE
 constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 32768 buffers
-// While a connection's session is frozen (a send in flight) it may hold this
-// much of the shared ring; then its recv is cancelled, so that a client that
-// never reads cannot take the ring from everyone else.
+// Bytes a connection may hold in the shared ring, received but not yet taken
+// by its session (which owes replies first, or is frozen by a send); then its
+// recv is cancelled, so that a client that never reads cannot take the ring
+// from everyone else.
 constexpr std::size_t kHoldLimit = kTurnBudget;
 
 // Every SQE carries a user_data that comes back in its CQE: what the operation
 // was, and on which descriptor.
 enum class Op : std::uint32_t { accept, stop, recv, send, cancel };
-std::uint64_t tag(Op op, int fd) { return std::uint64_t{static_cast<std::uint32_t>(op)} << 32 | static_cast<std::uint32_t>(fd); }
+std::uint64_t tag(Op op, int fd) {
+  return std::uint64_t{static_cast<std::uint32_t>(op)} << 32 | static_cast<std::uint32_t>(fd);
+}
 Op op_of(std::uint64_t data) { return static_cast<Op>(data >> 32); }
 int fd_of(std::uint64_t data) { return static_cast<int>(data & 0xffffffffu); }
 
@@ -88,7 +91,7 @@ struct Client {
   explicit Client(Connection c) : conn(std::move(c)) {}
   Connection conn;
   std::uint32_t sending = 0;          // bytes offered by the send in flight (0: none): the session is frozen
-  std::uint16_t held = kNoBuffer;     // first ring buffer received while frozen, oldest first
+  std::uint16_t held = kNoBuffer;     // the oldest ring buffer it holds (received, not yet in the session)
   bool recv_armed : 1 = false;        // a multishot recv is in flight
   bool cancelling : 1 = false;        // and its cancel too (back-pressure)
   bool starved : 1 = false;           // ENOBUFS: re-armed when a buffer is free
@@ -108,7 +111,7 @@ struct Server {
   bool sqpoll = false;
   Stats stats;
   Fd listener;
-  std::vector<Client> clients;                   // indexed by fd, which every CQE names; never moved
+  std::vector<Client> clients;                   // indexed by fd, which every CQE names
   std::size_t open = 0;                          // clients in use
   io_uring ring{};                               // the submission and completion queues
   io_uring_buf_ring* buffer_ring = nullptr;      // the provided buffers' ring, shared with the kernel
@@ -185,11 +188,12 @@ void set_up_buffers(Server& s) {
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
   reg.ring_entries = s.buffer_count;
   reg.bgid = kBufferGroup;
-  if (int rc = io_uring_register_buf_ring(&s.ring, &reg, 0); rc < 0) die_unavailable("io_uring_register_buf_ring", -rc);
+  if (int rc = io_uring_register_buf_ring(&s.ring, &reg, 0); rc < 0)
+    die_unavailable("io_uring_register_buf_ring", -rc);
   const int mask = io_uring_buf_ring_mask(s.buffer_count);
   for (unsigned id = 0; id < s.buffer_count; ++id)
-    io_uring_buf_ring_add(s.buffer_ring, s.buffers + id * kBufferSize, kBufferSize, static_cast<std::uint16_t>(id), mask,
-                          static_cast<int>(id));
+    io_uring_buf_ring_add(s.buffer_ring, s.buffers + id * kBufferSize, kBufferSize, static_cast<std::uint16_t>(id),
+                          mask, static_cast<int>(id));
   io_uring_buf_ring_advance(s.buffer_ring, static_cast<int>(s.buffer_count));  // the kernel sees them from here
   s.lent.resize(s.buffer_count);
 }
@@ -197,11 +201,11 @@ void set_up_buffers(Server& s) {
 // A session's receive buffer now lives from a recv's completion to its send's,
 // a loop turn later, so a turn's worth of them are alive at once and freed
 // together. glibc raises its thresholds as a process frees large blocks (up to
-// 32 MiB for mmap, twice that for trimming), but only once it has freed one
-// from mmap: until then it hands the heap back to the kernel every turn and
-// faults it in again the next (a third of the CPU in ping-pong with 100
-// clients), and serves each 128 KiB buffer with mmap and munmap. Start where
-// that tuning would end.
+// 32 MiB for mmap, twice that for trimming), but only after it has freed one
+// that came from mmap. Until then it hands the heap back to the kernel every
+// turn and faults it in again the next (a third of the CPU in ping-pong with
+// 100 clients), and serves every buffer of 128 KiB or more (a long line) with
+// mmap and munmap. Start where that tuning would end.
 void tune_malloc() {
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -252,9 +256,11 @@ Client* client_at(Server& s, int fd) {
   return slot < s.clients.size() && s.clients[slot].conn.fd ? &s.clients[slot] : nullptr;
 }
 
-// The clients live in one array, one slot per possible descriptor, reserved
-// now so that it never moves: no allocation per connection (an idle one costs
-// its slot), and no heap holes between the sessions' buffers.
+// The clients live in one array, a slot per possible descriptor, reserved now
+// (address space only, until used): no allocation per connection, so an idle
+// one costs its slot and no heap holes open between the sessions' buffers.
+// (Were it ever moved, nothing would break: what the kernel reads is on the
+// sessions' heap, not in the slots.)
 void reserve_clients(Server& s) {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -325,12 +331,14 @@ void feed_held(Server& s, Client& cl) {
     std::size_t fed = 0;
     while (cl.held != kNoBuffer) {
       Lent& lent = s.lent[cl.held];
-      const std::size_t n = std::min<std::size_t>(window.size() - fed, lent.length);
-      std::memcpy(window.data() + fed, s.buffers + std::size_t{cl.held} * kBufferSize + lent.offset, n);
-      fed += n;
-      lent.offset += static_cast<std::uint32_t>(n);
-      lent.length -= static_cast<std::uint32_t>(n);
-      if (lent.length > 0 && !session.input_closed()) break;  // the window is full
+      if (!session.input_closed()) {
+        const std::size_t n = std::min<std::size_t>(window.size() - fed, lent.length);
+        std::memcpy(window.data() + fed, s.buffers + std::size_t{cl.held} * kBufferSize + lent.offset, n);
+        fed += n;
+        lent.offset += static_cast<std::uint32_t>(n);
+        lent.length -= static_cast<std::uint32_t>(n);
+        if (lent.length > 0) break;  // the window is full
+      }
       const std::uint16_t id = cl.held;
       cl.held = lent.next;
       give_back(s, id);
@@ -581,7 +589,7 @@ int main(int argc, char** argv) {
          s.buffer_count = static_cast<unsigned>(n);
          return true;
        }},
-      {"--sqpoll", nullptr, "a kernel thread polls the submission queue (IORING_SETUP_SQPOLL): fewer system calls, a busy CPU",
+      {"--sqpoll", nullptr, "a kernel thread polls the submission queue (IORING_SETUP_SQPOLL): a busy CPU",
        [&s](std::string_view) { return s.sqpoll = true; }},
   };
   s.options = parse_server_options(argc, argv, "uring-server",

@@ -178,8 +178,8 @@ TEST_F(UringServer, EmfileFromAnAcceptCompletionPausesWithoutSpinning) {
   if (kSanitized) GTEST_SKIP() << "sanitizer runtimes abort when out of descriptors (see wire.hpp)";
   SpawnOptions options;
   options.max_open_files = 64;
-  ServerProcess server = ServerProcess::start(binary_path(uring_spec()), {"--port", "0", "--stats", "--max-clients", "1000"},
-                                              options);
+  ServerProcess server =
+      ServerProcess::start(binary_path(uring_spec()), {"--port", "0", "--stats", "--max-clients", "1000"}, options);
   std::vector<TestClient> served;
   std::optional<TestClient> waiting;
   for (int i = 0; i < 100 && !waiting; ++i) {
@@ -272,7 +272,9 @@ TEST(UringServerWithoutIoUring, SaysWhyInOneLineAndExitsOne) {
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
     EXPECT_TRUE(text.starts_with("uring-server: io_uring unavailable: io_uring_setup: ")) << text;
     if (err == ENOSYS) EXPECT_NE(text.find("no io_uring"), std::string::npos) << text;
-    else EXPECT_TRUE(text.find("seccomp") != std::string::npos || text.find("io_uring_disabled") != std::string::npos) << text;
+    else
+      EXPECT_TRUE(text.find("seccomp") != std::string::npos || text.find("io_uring_disabled") != std::string::npos)
+          << text;
   }
 }
 
