@@ -105,25 +105,31 @@ struct Lent {
   std::uint16_t next = kNoBuffer;        // the connection's next held buffer
 };
 
+// Everything the loop keeps between two io_uring_enter() calls. Most of the
+// model's state is in the kernel: the operations in flight, the rings.
 struct Server {
-  ServerOptions options;
-  unsigned buffer_count = kDefaultBuffers;
-  bool sqpoll = false;
+  Server(const ServerOptions& o, unsigned ring_entries, bool sq_thread)
+      : options(o), buffer_count(ring_entries), sqpoll(sq_thread) {}
+
+  const ServerOptions& options;
   Stats stats;
-  Fd listener;
-  std::vector<Client> clients;                   // indexed by fd, which every CQE names
-  std::size_t open = 0;                          // clients in use
-  io_uring ring{};                               // the submission and completion queues
-  io_uring_buf_ring* buffer_ring = nullptr;      // the provided buffers' ring, shared with the kernel
-  std::byte* buffers = nullptr;                  // buffer_count x kBufferSize
-  std::vector<Lent> lent;                        // per buffer id
-  std::size_t held_buffers = 0;                  // lent out to connections now (the rest are the kernel's)
-  std::vector<int> starved;                      // fds waiting for a free buffer (ENOBUFS)
-  bool accepting = false;                        // the multishot accept is armed
-  bool any_closing = false;                      // some client lingers after our half-close
-  bool accept_paused = false;                    // out of descriptors: accept re-armed on the tick
-  Clock::time_point next_tick{};                 // lingering sweep, paused accept retried
+  Fd listener;                                      // closed once a stop is requested
+  std::vector<Client> clients;                      // indexed by fd, which every CQE names
+  std::size_t open = 0;                             // clients in use
+  io_uring ring{};                                  // the submission and completion queues
+  io_uring_buf_ring* buffer_ring = nullptr;         // the provided buffers' ring, shared with the kernel
+  std::byte* buffers = nullptr;                     // buffer_count x kBufferSize
+  std::vector<Lent> lent;                           // per buffer id
+  std::size_t held_buffers = 0;                     // lent out to connections now (the rest are the kernel's)
+  std::vector<int> starved;                         // fds waiting for a free buffer (ENOBUFS)
+  bool accepting = false;                           // the multishot accept is armed
+  bool any_closing = false;                         // a client may linger after our half-close: on_tick looks
+  const unsigned buffer_count;                      // --buffers
+  const bool sqpoll;                                // --sqpoll
+  std::size_t max_clients = 0;                      // --max-clients, or what RLIMIT_NOFILE allows
+  bool accept_paused = false;                       // out of descriptors: accept re-armed on the tick
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
+  Clock::time_point next_tick{};                    // lingering sweep, paused accept retried
 };
 
 // One line naming why io_uring cannot be used here, exit 1. "io_uring
@@ -219,23 +225,15 @@ void give_back(Server& s, std::uint16_t id) {
   --s.held_buffers;
 }
 
-// One io_uring_enter(): submits what is queued, waits for a completion or `ms`
-// (-1: no limit). Every return counts as a wakeup, as a readiness call's would.
-void submit_and_wait(Server& s, int ms) {
-  const unsigned queued = io_uring_sq_ready(&s.ring);
+// One io_uring_enter(): submits every SQE queued since the last call, then
+// waits for a completion, or `ms` (-1: no limit). liburing fills the ring's
+// tail and calls io_uring_enter(2) for us.
+int submit_and_wait(Server& s, int ms) {
+  s.stats.sqes_submitted += io_uring_sq_ready(&s.ring);
+  if (ms < 0) return io_uring_submit_and_wait(&s.ring, 1);
   io_uring_cqe* cqe = nullptr;
   __kernel_timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
-  const int rc = ms < 0 ? io_uring_submit_and_wait(&s.ring, 1)
-                        : io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
-  ++s.stats.wakeups;
-  if (rc >= 0 || rc == -ETIME) {
-    s.stats.sqes_submitted += queued;
-  } else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-    // EINTR: a signal (the stop request shows in the ring next); EAGAIN/EBUSY: the kernel is short of
-    // memory or still flushing overflowed completions: reap, and try again.
-    errno = -rc;
-    die_errno("io_uring_enter");
-  }
+  return io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
 }
 
 // A free SQE. The queue holds kQueueDepth; if a turn queues more, the ones so
@@ -309,11 +307,10 @@ void submit_send(Server& s, int fd, Client& cl) {
 }
 
 // The client's EOF reaches the session once the bytes before it have.
-void apply_eof(Client& cl) {
+void apply_eof(Server& s, Client& cl) {
   if (!cl.eof_held) return;
   cl.eof_held = false;
-  cl.conn.peer_eof = true;
-  cl.conn.session.on_peer_eof();  // the tail fragment, if any, becomes the last line
+  on_peer_eof(cl.conn, s.stats);  // the tail fragment, if any, becomes the last line
 }
 
 // Gives the session the bytes held in ring buffers (oldest first), a
@@ -345,7 +342,7 @@ void feed_held(Server& s, Client& cl) {
     }
     session.on_received(fed);
   }
-  apply_eof(cl);
+  apply_eof(s, cl);
 }
 
 std::size_t held_bytes(const Server& s, const Client& cl) {
@@ -366,14 +363,10 @@ void settle(Server& s, int fd) {
     feed_held(s, cl);
     if (c.session.wants_write()) {
       submit_send(s, fd, cl);
-    } else if (c.session.finished()) {
-      ::shutdown(fd, SHUT_WR);  // all owed output is out: our FIN follows it
-      if (c.peer_eof) return close_conn(s, fd);
-      vlog("fd %d: half-closed, lingering for the client's EOF", fd);
-      c.closing = true;
-      c.linger_deadline = Clock::now() + s.options.linger;
-      s.any_closing = true;
+    } else if (half_close_if_finished(c, s.options.linger) == IoStatus::closed) {
+      return close_conn(s, fd);  // the client's EOF came first: nothing can be lost now
     }
+    s.any_closing = s.any_closing || c.closing;
   }
   const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && held_bytes(s, cl) < kHoldLimit;
   if (want && !cl.recv_armed) {
@@ -419,7 +412,7 @@ void adopt(Server& s, Fd fd) {
   if (slot >= s.clients.size()) s.clients.resize(slot + 1);
   Client& cl = s.clients[slot] = Client(Connection(std::move(fd), s.options.limits));
   vlog("fd %d: connected from %s", n, peer_address(n).c_str());
-  if (s.open >= s.options.max_clients) {  // served all the same, with one line: it closes like any other
+  if (s.open >= s.max_clients) {  // served all the same, with one line: it closes like any other
     ++s.stats.rejected;
     vlog("fd %d: server full (%zu open)", n, s.open);
     cl.conn.session.refuse(kServerFull);
@@ -467,10 +460,11 @@ void on_recv(Server& s, const io_uring_cqe& cqe) {
       *last = id;
     }
   } else if (cqe.res == 0) {
-    s.stats.count_recv(0);
-    vlog("fd %d: recv 0 (EOF)", fd);
-    if (cl.conn.closing) return close_conn(s, fd);  // the client's EOF after ours: a clean close
-    cl.eof_held = true;                               // given to the session after the held bytes
+    if (cl.conn.closing) {  // the client's EOF after ours: a clean close
+      s.stats.count_recv(0);
+      return close_conn(s, fd);
+    }
+    cl.eof_held = true;  // given to the session after the bytes held before it
   } else if (cqe.res == -ENOBUFS) {
     // The ring is empty: the data stays in the socket. Re-armed once a buffer is back.
     ++s.stats.enobufs;
@@ -478,8 +472,8 @@ void on_recv(Server& s, const io_uring_cqe& cqe) {
     cl.starved = true;
     s.starved.push_back(fd);
   } else if (cqe.res != -ECANCELED) {
-    ++s.stats.resets;
-    vlog("fd %d: recv: %s", fd, errno_name(-cqe.res));  // ECONNRESET, ETIMEDOUT, ...
+    errno = -cqe.res;  // ECONNRESET, ETIMEDOUT, ...: this client only
+    on_error(cl.conn, s.stats, "recv");
     return close_conn(s, fd);
   }
   settle(s, fd);
@@ -492,14 +486,12 @@ void on_send(Server& s, const io_uring_cqe& cqe) {
   Client& cl = *client_at(s, fd);
   const std::size_t offered = std::exchange(cl.sending, 0);
   if (cqe.res >= 0) {
-    s.stats.count_send(offered, static_cast<std::size_t>(cqe.res));
-    vlog("fd %d: send %d of %zu", fd, cqe.res, offered);
-    cl.conn.session.on_sent(static_cast<std::size_t>(cqe.res));
+    on_sent(cl.conn, offered, static_cast<std::size_t>(cqe.res), s.stats);  // the session may change again
   } else {
-    cl.conn.session.on_sent(0);
+    cl.conn.session.on_sent(0);  // a cancel: nothing was taken
     if (cqe.res != -ECANCELED) {
-      ++s.stats.resets;
-      vlog("fd %d: send: %s", fd, errno_name(-cqe.res));  // EPIPE, ECONNRESET: this client only
+      errno = -cqe.res;  // EPIPE, ECONNRESET: this client only
+      on_error(cl.conn, s.stats, "send");
       return close_conn(s, fd);
     }
   }
@@ -533,15 +525,16 @@ void begin_shutdown(Server& s) {
     if (client_at(s, static_cast<int>(fd)) != nullptr) settle(s, static_cast<int>(fd));
 }
 
-// Every CQE the kernel has posted: what each operation came to.
-void reap(Server& s) {
+// Every CQE the kernel has posted since the last turn: what each operation
+// came to. user_data says which operation, and on which descriptor.
+void serve_completions(Server& s) {
   unsigned head = 0, seen = 0;
   io_uring_cqe* cqe = nullptr;
   io_uring_for_each_cqe(&s.ring, head, cqe) {
     ++seen;
     switch (op_of(cqe->user_data)) {
-      case Op::accept: accept_clients(s, *cqe); break;
       case Op::stop: begin_shutdown(s); break;
+      case Op::accept: accept_clients(s, *cqe); break;
       case Op::recv: on_recv(s, *cqe); break;
       case Op::send: on_send(s, *cqe); break;
       case Op::cancel: break;  // its target's own last CQE is what counts
@@ -551,26 +544,31 @@ void reap(Server& s) {
   s.stats.cqes_reaped += seen;
 }
 
-// Once per kTick: give a paused accept another try, and close clients that
-// never sent their EOF after our half-close.
+// Closes clients that never sent their EOF after our half-close. A scan of the
+// whole table, so only while some client may linger.
+void close_expired_lingers(Server& s, Clock::time_point now) {
+  s.any_closing = false;
+  for (std::size_t fd = 0; fd < s.clients.size(); ++fd) {
+    const Client* cl = client_at(s, static_cast<int>(fd));
+    if (cl == nullptr || !cl->conn.closing || cl->retiring) continue;
+    if (!linger_expired(cl->conn, now)) {
+      s.any_closing = true;  // still lingering: look again next tick
+      continue;
+    }
+    ++s.stats.linger_timeouts;
+    close_conn(s, static_cast<int>(fd));
+  }
+}
+
+// Once per kTick: close connections whose client never sent its EOF after our
+// half-close, and give a paused accept another try.
 void on_tick(Server& s, Clock::time_point now) {
-  s.next_tick = now + kTick;
+  if (s.any_closing) close_expired_lingers(s, now);
   if (s.accept_paused && s.listener) {
     s.accept_paused = false;
     arm_accept(s);
   }
-  if (!s.any_closing) return;
-  s.any_closing = false;
-  for (std::size_t fd = 0; fd < s.clients.size(); ++fd) {
-    Client* cl = client_at(s, static_cast<int>(fd));
-    if (cl == nullptr || !cl->conn.closing || cl->retiring) continue;
-    if (linger_expired(cl->conn, now)) {
-      ++s.stats.linger_timeouts;
-      close_conn(s, static_cast<int>(fd));
-    } else {
-      s.any_closing = true;
-    }
-  }
+  s.next_tick = now + kTick;
 }
 
 bool running(const Server& s) {
@@ -580,27 +578,29 @@ bool running(const Server& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Server s;
+  unsigned buffers = kDefaultBuffers;
+  bool sqpoll = false;
   const ExtraFlag extra[] = {
       {"--buffers", "N", "provided buffers in the ring, a power of two (default 1024), 16 KiB each",
-       [&s](std::string_view v) {
+       [&buffers](std::string_view v) {
          std::uint64_t n = 0;
          if (!parse_number(v, 1, 32768, n) || (n & (n - 1)) != 0) return false;
-         s.buffer_count = static_cast<unsigned>(n);
+         buffers = static_cast<unsigned>(n);
          return true;
        }},
       {"--sqpoll", nullptr, "a kernel thread polls the submission queue (IORING_SETUP_SQPOLL): a busy CPU",
-       [&s](std::string_view) { return s.sqpoll = true; }},
+       [&sqpoll](std::string_view) { return sqpoll = true; }},
   };
-  s.options = parse_server_options(argc, argv, "uring-server",
-                                   "The io_uring(7) echo server: completions, multishot operations, provided buffers.",
-                                   extra);
-  install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM make stop_fd() readable
+  const ServerOptions options = parse_server_options(
+      argc, argv, "uring-server", "The io_uring(7) echo server: completions, multishot operations, provided buffers.",
+      extra);
+  install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
+  Server s(options, buffers, sqpoll);
   set_up_ring(s);
   set_up_buffers(s);
   tune_malloc();
-  s.listener = listen_on_or_die(s.options, /*nonblocking=*/false);  // io_uring waits for us: no O_NONBLOCK needed
-  if (s.options.max_clients == 0) s.options.max_clients = descriptors_available();
+  s.listener = listen_on_or_die(options, /*nonblocking=*/false);  // io_uring waits for us: no O_NONBLOCK needed
+  s.max_clients = options.max_clients != 0 ? options.max_clients : descriptors_available();
   reserve_clients(s);
   arm_accept(s);
   // The self-pipe, watched through the ring: a one-shot poll that completes at a stop request.
@@ -610,12 +610,22 @@ int main(int argc, char** argv) {
   announce_listening(s.listener.get());
 
   while (running(s)) {
-    submit_and_wait(s, wait_timeout_ms(s.any_closing, s.accept_paused, s.drain_deadline));
-    reap(s);
+    const int ms = wait_timeout_ms(s.any_closing, s.accept_paused, s.drain_deadline);
+    // One system call per turn, however many operations go in and come out.
+    const int rc = submit_and_wait(s, ms);
+    ++s.stats.wakeups;
+    // EINTR: a signal (the stop request shows in the ring next). ETIME: ms
+    // passed. EAGAIN/EBUSY: the kernel is short of memory, or still flushing
+    // completions that overflowed the queue: reap, and try again.
+    if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
+      errno = -rc;
+      die_errno("io_uring_enter");
+    }
+    serve_completions(s);
     serve_starved(s);
     if (const auto now = Clock::now(); now >= s.next_tick) on_tick(s, now);
   }
   io_uring_queue_exit(&s.ring);  // cancels what is still in flight before the sessions go
-  if (s.options.stats) s.stats.print(stderr);
+  if (options.stats) s.stats.print(stderr);
   return 0;
 }
