@@ -126,6 +126,18 @@ TEST(Stats, PrintsOneNameValueALine) {
             "recv_size_gt_1048576 1\n");
 }
 
+// The io_uring counters appear only in the output of a server that used a ring
+// (uring-server): the readiness servers' output does not change.
+TEST(Stats, PrintsTheRingCountersOnlyForARing) {
+  Stats s;
+  EXPECT_EQ(printed(s).find("sqes_submitted"), std::string::npos);
+  s.sqes_submitted = 4;
+  s.cqes_reaped = 5;
+  const std::string out = printed(s);
+  EXPECT_NE(out.find("\npeak_connections 0\nsqes_submitted 4\ncqes_reaped 5\nenobufs 0\n"), std::string::npos)
+      << out;
+}
+
 TEST(Stats, PrintsEverySpecCounter) {
   const std::string out = printed(Stats{});
   for (const char* name :
