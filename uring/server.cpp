@@ -435,6 +435,8 @@ void accept_clients(Server& s, const io_uring_cqe& cqe) {
     ++s.stats.accept_paused;
     vlog("accept: out of descriptors (%s), pausing until a connection closes", errno_name(-cqe.res));
     s.accept_paused = true;
+  } else if (cqe.res == -EINVAL && s.listener) {
+    die_unavailable("multishot accept", EINVAL);  // before Linux 5.19
   } else if (cqe.res != -ECANCELED) {
     vlog("accept: %s", errno_name(-cqe.res));  // ECONNABORTED and the like: this client only
   }
@@ -471,6 +473,8 @@ void on_recv(Server& s, const io_uring_cqe& cqe) {
     vlog("fd %d: ENOBUFS: no free buffer, waiting for one", fd);
     cl.starved = true;
     s.starved.push_back(fd);
+  } else if (cqe.res == -EINVAL) {
+    die_unavailable("multishot recv", EINVAL);  // before Linux 6.0
   } else if (cqe.res != -ECANCELED) {
     errno = -cqe.res;  // ECONNRESET, ETIMEDOUT, ...: this client only
     on_error(cl.conn, s.stats, "recv");
@@ -501,13 +505,14 @@ void on_send(Server& s, const io_uring_cqe& cqe) {
 // After the turn's completions, buffers are back: re-arm the receives that
 // found the ring empty, one per free buffer (an empty ring would only fail them again).
 void serve_starved(Server& s) {
-  while (!s.starved.empty() && s.held_buffers < s.buffer_count) {
+  for (std::size_t free = s.buffer_count - s.held_buffers; free > 0 && !s.starved.empty();) {
     const int fd = s.starved.back();
     s.starved.pop_back();
     Client* cl = client_at(s, fd);
-    if (cl == nullptr || !cl->starved) continue;
+    if (cl == nullptr || !cl->starved) continue;  // closed since
     cl->starved = false;
     settle(s, fd);
+    --free;
   }
 }
 
