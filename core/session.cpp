@@ -7,7 +7,6 @@
 namespace muxlab::core {
 
 namespace {
-constexpr std::size_t kReadChunk = 16 * 1024;      // the least recv_window() offers
 constexpr std::size_t kStageBytes = 64 * 1024;     // repetitions copied per send()
 constexpr std::size_t kDirectPayload = 16 * 1024;  // payloads this long are sent in place
 constexpr std::byte kNewline[1] = {std::byte{'\n'}};
@@ -24,17 +23,34 @@ std::span<std::byte> EchoSession::recv_window() {
   const std::size_t limit = limits_.framing == Framing::raw
                                 ? limits_.max_pending
                                 : limits_.max_pending + limits_.max_line + 1;
-  return in_.prepare(kReadChunk, limit);
+  // At most read_size_ bytes, even where the buffer has room for more, so that
+  // "the read filled the window" means what it says.
+  const auto tail = in_.prepare(read_size_, limit);
+  return tail.first(std::min<std::size_t>(tail.size(), read_size_));
 }
 
 void EchoSession::on_received(std::size_t n) {
   if (n == 0) return;
+  adapt_read_size(n);
   const std::size_t before = in_.size();
   in_.commit(n);
   if (limits_.framing == Framing::raw) {
     complete_ = in_.size();
   } else {
     scan_lines(before);
+  }
+}
+
+// A read that fills the window says the kernel had more: double it, so that a
+// bulk transfer takes fewer and larger recv() calls. A read that uses less than
+// half says it is too big for this traffic: halve it. Between the two it stays,
+// so that reads of about the window's size do not make it flap. Nothing is
+// allocated here: the buffer is taken by the next recv_window().
+void EchoSession::adapt_read_size(std::size_t n) {
+  if (n >= read_size_ && read_size_ < kMaxRead) {
+    read_size_ *= 2;
+  } else if (n < read_size_ / 2 && read_size_ > kMinRead) {
+    read_size_ /= 2;
   }
 }
 
@@ -84,6 +100,26 @@ void EchoSession::refuse(std::string_view line) {
   trailer_sent_ = 0;
 }
 
+// The order of the windows. Replies leave in the order of their lines, and a
+// window is always the front of what is owed:
+//
+//   1. repeat 1 (and raw): the whole lines received, in place (Window::lines).
+//      The reply is exactly those bytes, so there is nothing to generate.
+//   2. repeat > 1, the front line's reply, generated as the socket drains:
+//      - the stage first, whenever it holds bytes (Window::stage). fill_stage()
+//        copies whole repetitions of short payloads into it, with their '\n',
+//        line after line, up to 64 KiB; it stops before a long payload. What
+//        is staged precedes everything still in in_, so it must leave first.
+//      - with the stage empty and a long payload (>= kDirectPayload) in front:
+//        the payload itself, in place, once per repetition (Window::payload;
+//        rep_offset_ remembers a repetition sent in part), then its '\n'
+//        (Window::newline), whose sending drops the line from in_.
+//   3. the trailer, once nothing else is owed (Window::trailer): the error
+//      line or "server full", the last bytes of a connection.
+//
+// last_window_ remembers which of these the last call handed out, so that
+// on_sent() knows what n bytes of it mean. A send_window() not followed by an
+// on_sent() (EAGAIN) is harmless: the next call offers the same bytes again.
 std::span<const std::byte> EchoSession::send_window() {
   last_window_ = Window::none;
   if (complete_ > 0 && (limits_.framing == Framing::raw || limits_.repeat == 1)) {

@@ -580,6 +580,116 @@ TEST(SessionProperty, LongLinesRejectedAnywhere) {
   }
 }
 
+// ---- the read window --------------------------------------------------------
+
+// One recv() of n bytes (at most what the window offers) of raw input; returns
+// the window's size, as a server would have offered it.
+std::size_t read_raw(EchoSession& s, std::size_t n) {
+  const auto w = s.recv_window();
+  const std::size_t k = std::min(n, w.size());
+  std::memset(w.data(), 'b', k);
+  s.on_received(k);
+  return w.size();
+}
+
+// Sends everything owed, as a socket with room for it would take it.
+void send_all_owed(EchoSession& s) {
+  for (auto out = s.send_window(); !out.empty(); out = s.send_window()) s.on_sent(out.size());
+}
+
+TEST(SessionReads, WindowDoublesWhileReadsFillIt) {
+  EchoSession s(raw_limits(8 << 20));
+  std::vector<std::size_t> offered;
+  for (int i = 0; i < 7; ++i) {
+    offered.push_back(read_raw(s, kAll));  // the kernel always has more: every read fills the window
+    send_all_owed(s);
+  }
+  const std::size_t k = EchoSession::kMinRead;
+  EXPECT_EQ(offered, (std::vector<std::size_t>{k, 2 * k, 4 * k, 8 * k, 16 * k, 16 * k, 16 * k}));
+  EXPECT_EQ(EchoSession::kMaxRead, 16 * k);
+  EXPECT_EQ(s.read_size(), EchoSession::kMaxRead);
+}
+
+TEST(SessionReads, WindowHalvesWhenReadsUseLessThanHalf) {
+  EchoSession s(raw_limits(8 << 20));
+  while (s.read_size() < EchoSession::kMaxRead) {
+    read_raw(s, kAll);
+    send_all_owed(s);
+  }
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < 6; ++i) {
+    read_raw(s, 64);  // ping-pong: one small message per read
+    send_all_owed(s);
+    sizes.push_back(s.read_size());
+  }
+  const std::size_t k = EchoSession::kMinRead;
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{8 * k, 4 * k, 2 * k, k, k, k}));
+}
+
+TEST(SessionReads, WindowHoldsBetweenHalfAndFull) {
+  EchoSession s(raw_limits(8 << 20));
+  read_raw(s, kAll);  // 16 KiB filled: 32 KiB next
+  send_all_owed(s);
+  ASSERT_EQ(s.read_size(), 2 * EchoSession::kMinRead);
+  for (std::size_t n : {EchoSession::kMinRead, 2 * EchoSession::kMinRead - 1, EchoSession::kMinRead + 1}) {
+    read_raw(s, n);  // half of it or more, but not all: no change, no flapping
+    send_all_owed(s);
+    EXPECT_EQ(s.read_size(), 2 * EchoSession::kMinRead) << "after a read of " << n;
+  }
+}
+
+TEST(SessionReads, AGrownWindowHoldsNothingOnceDrained) {
+  EchoSession s(raw_limits(8 << 20));
+  while (s.read_size() < EchoSession::kMaxRead) {
+    read_raw(s, kAll);
+    send_all_owed(s);
+  }
+  EXPECT_EQ(s.held_bytes(), 0u) << "the buffer goes back once its bytes are sent";
+  // Offered and found nothing (EAGAIN): given back too, the size kept for the next read.
+  EXPECT_EQ(s.recv_window().size(), EchoSession::kMaxRead);
+  EXPECT_GE(s.held_bytes(), EchoSession::kMaxRead);
+  s.on_nothing_received();
+  EXPECT_EQ(s.held_bytes(), 0u);
+  EXPECT_EQ(s.read_size(), EchoSession::kMaxRead);
+}
+
+TEST(SessionReads, MaxPendingStillBoundsAGrownWindow) {
+  // Raw: a window never reaches past what max_pending leaves, however big it grew.
+  const Limits raw = raw_limits(100'000);
+  EchoSession s(raw);
+  for (int i = 0; i < 8; ++i) {
+    read_raw(s, kAll);
+    send_all_owed(s);
+  }
+  std::size_t owed = 0;
+  for (auto w = s.recv_window(); !w.empty(); w = s.recv_window()) {  // a client that never reads
+    EXPECT_LE(owed + w.size(), raw.max_pending);
+    std::memset(w.data(), 'p', w.size());
+    s.on_received(w.size());
+    owed += w.size();
+    EXPECT_LE(s.held_bytes(), raw.max_pending);
+  }
+  EXPECT_EQ(owed, raw.max_pending);
+
+  // Line: owed lines up to max_pending, plus one partial line up to max_line.
+  const Limits line = line_limits(1, 64 * 1024, 100'000);
+  EchoSession t(line);
+  std::string lines;
+  for (int i = 0; i < 2000; ++i) lines += std::string(999, 'm') + "\n";
+  drive(t, lines, fixed(kAll), fixed(kAll), End::open);  // 2 MB through full reads: the window grew
+  EXPECT_GT(t.read_size(), EchoSession::kMinRead);
+  std::size_t fed = 0;
+  for (auto w = t.recv_window(); !w.empty(); w = t.recv_window()) {  // a client that never reads
+    const std::size_t n = std::min(w.size(), lines.size() - fed);
+    std::memcpy(w.data(), lines.data() + fed, n);
+    t.on_received(n);
+    fed += n;
+    EXPECT_LE(t.held_bytes(), line.max_pending + line.max_line + 1);
+  }
+  EXPECT_GE(fed, line.max_pending);
+  EXPECT_FALSE(t.wants_read());
+}
+
 // ---- bounded memory ---------------------------------------------------------
 
 TEST(SessionMemory, LongLineWithAMillionRepeatsStaysUnderMaxPending) {
