@@ -25,6 +25,9 @@ const std::vector<Model>& all_models() {
       {"libevent-poll", "libevent-server", {"--backend", "poll"}, "libraries/libevent", true, false},
       {"libevent-select", "libevent-server", {"--backend", "select"}, "libraries/libevent", true, false, FD_SETSIZE,
        900},
+      // libuv's uv_write() requests and Asio's operations meet EAGAIN out of our sight too.
+      {"libuv", "libuv-server", {}, "libraries/libuv", true, false},
+      {"asio", "asio-server", {}, "libraries/asio", true, false},
   };
   return models;
 }
