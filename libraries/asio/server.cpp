@@ -14,16 +14,14 @@
 // comes for free from the chain: no read is in flight while a reply is owed,
 // so the bytes stay in the kernel and TCP pushes back on the client.
 //
-// Its limits: a read must be given its buffer when it starts, so a connection
-// waiting for its next message would hold one: with 10,000 idle clients, 10,000
-// read windows. So a connection whose last read drained the socket first waits
-// for readability without a buffer (async_wait, Asio's reactor-style operation)
-// and starts async_read_some() only then; a read that filled its window is
-// followed by the next at once. And Asio tries every operation the moment it
-// starts (a "speculative" recv() or send()): a read started right after a reply
-// would find nothing and cost a failed recv() per message, which the wait
-// avoids too. Its cost instead is an epoll_ctl() per wait (Asio re-arms the
-// socket to ask). Asio hides the EAGAINs and its epoll_wait() calls.
+// Its limits: a read is given its buffer when it starts, so a connection
+// waiting for its next message holds one: an idle connection costs a read
+// window (about 4 KiB of it resident) where the other servers hold none. And
+// Asio tries every operation the moment it starts (a "speculative" recv() or
+// send()): the read started right after a reply usually finds nothing yet, a
+// failed recv() on many messages. README.md measures both, and the way around
+// them (async_wait first) with what it costs instead. Asio hides the EAGAINs
+// and its own epoll_wait() calls.
 //
 // Usage:   asio-server [--port 2000] [--repeat R] [--stats] [--verbose] ...
 // Course:  docs/15-libraries.md.  Notes: README.md, for what each --stats
@@ -74,11 +72,10 @@ struct Conn : std::enable_shared_from_this<Conn> {
   EchoSession session;
   std::unique_ptr<asio::steady_timer> linger;  // the --linger-ms timer, once closing (idle connections hold none)
   std::list<std::shared_ptr<Conn>>::iterator self;
-  bool reading = false;      // an async_wait() or async_read_some() is in flight
-  bool writing = false;      // an async_write() is in flight, from the session's send window
-  bool read_filled = false;  // the last read filled its window: more is likely waiting, read at once
-  bool peer_eof = false;     // a read ended with asio::error::eof
-  bool closing = false;      // half-closed by us: reading to EOF and throwing it away
+  bool reading = false;   // an async_read_some() is in flight, into the session's read window
+  bool writing = false;   // an async_write() is in flight, from the session's send window
+  bool peer_eof = false;  // a read ended with asio::error::eof
+  bool closing = false;   // half-closed by us: reading to EOF and throwing it away
 };
 
 struct Server {
@@ -179,8 +176,8 @@ void start_closing(Conn& c) {
 
 // --- reading ------------------------------------------------------------------
 
-// A read has ended (or a wait for one, with n = 0): give the session what came,
-// then carry on. A stop request cancels the reads in flight and lands here too.
+// A read has ended: give the session what came, then carry on. A stop request
+// cancels the reads in flight and lands here too.
 void on_read(Conn& c, const error_code& ec, std::size_t n) {
   c.reading = false;
   if (!c.socket.is_open()) return;  // closed meanwhile
@@ -202,31 +199,16 @@ void on_read(Conn& c, const error_code& ec, std::size_t n) {
   pump(c);
 }
 
-// The read itself, into the session's read window (its size adapts to the
-// traffic: 16 to 256 KiB). The window is the operation's until on_read().
-void read_some(Conn& c) {
-  const auto window = c.session.recv_window();
-  c.socket.async_read_some(asio::buffer(window.data(), window.size()),
-                           [self = c.shared_from_this(), size = window.size()](const error_code& ec, std::size_t n) {
-                             self->read_filled = n == size;
-                             on_read(*self, ec, n);
-                           });
-}
-
-// The socket is readable (or the wait was cancelled): now the read, which
-// will find its bytes at once.
-void on_readable(Conn& c, const error_code& ec) {
-  if (!ec && c.socket.is_open() && !c.server.stopping) return read_some(c);
-  on_read(c, ec, 0);
-}
-
-// After a read that filled its window, read again at once: more is waiting. Else
-// wait for readability first, holding no buffer (see the banner).
+// A read into the session's read window (its size adapts to the traffic: 16 to
+// 256 KiB). The window is the operation's until on_read(): nothing else may
+// feed the session meanwhile.
 void start_read(Conn& c) {
   c.reading = true;
-  if (c.read_filled) return read_some(c);
-  c.socket.async_wait(tcp::socket::wait_read,
-                      [self = c.shared_from_this()](const error_code& ec) { on_readable(*self, ec); });
+  const auto window = c.session.recv_window();
+  c.socket.async_read_some(asio::buffer(window.data(), window.size()),
+                           [self = c.shared_from_this()](const error_code& ec, std::size_t n) {
+                             on_read(*self, ec, n);
+                           });
 }
 
 // --- writing ------------------------------------------------------------------
