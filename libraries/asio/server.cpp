@@ -268,7 +268,7 @@ void adopt(Server& s, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ignored);  // small replies leave at once (as every server)
   auto c = std::make_shared<Conn>(s, std::move(socket), s.options.limits);
   c->self = s.conns.insert(s.conns.end(), c);
-  if (verbose()) vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
+  vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
   if (s.conns.size() > s.max_clients) {
     ++s.stats.rejected;
     vlog("fd %d: server full (%zu open)", fd_of(*c), s.conns.size() - 1);

@@ -318,7 +318,7 @@ void on_connection(uv_stream_t* listener, int status) {
   }
   ++s.stats.connections;
   uv_tcp_nodelay(&c->tcp, 1);  // small replies leave at once, not after Nagle's wait (as every server)
-  if (verbose()) vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
+  vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
   if (s.open > s.max_clients) {
     ++s.stats.rejected;
     vlog("fd %d: server full (%zu open)", fd_of(*c), s.open - 1);
