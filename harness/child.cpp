@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,17 +16,13 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "harness/client.hpp"
+
 namespace muxlab::harness {
 
 using muxlab::core::Fd;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
 
 std::string read_all_from(int fd) {
   std::string text;
@@ -123,7 +120,7 @@ ServerProcess ServerProcess::start(const std::string& binary, const std::vector<
   std::string line;
   while (line.find('\n') == std::string::npos) {
     pollfd p{server.stdout_.get(), POLLIN, 0};
-    int rc = ::poll(&p, 1, remaining_ms(deadline));
+    int rc = ::poll(&p, 1, ms_until(deadline));
     if (rc < 0 && errno == EINTR) continue;
     if (rc == 0) throw std::runtime_error(binary + ": no 'listening on' line in time; stderr: " + server.stderr_text());
     char chunk[256];
@@ -200,7 +197,7 @@ std::string ServerProcess::stdout_after_ready(std::chrono::milliseconds timeout)
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     pollfd p{stdout_.get(), POLLIN, 0};
-    int rc = ::poll(&p, 1, remaining_ms(deadline));
+    int rc = ::poll(&p, 1, ms_until(deadline));
     if (rc < 0 && errno == EINTR) continue;
     if (rc <= 0) return text;
     char chunk[4096];
@@ -211,14 +208,14 @@ std::string ServerProcess::stdout_after_ready(std::chrono::milliseconds timeout)
 }
 
 RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
-                      std::chrono::milliseconds timeout) {
-  Spawned child = spawn(binary, args, {});
+                      std::chrono::milliseconds timeout, const SpawnOptions& options) {
+  Spawned child = spawn(binary, args, options);
   RunResult result;
   // Collect stdout until EOF (the child exits), within the timeout.
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     pollfd p{child.stdout_read.get(), POLLIN, 0};
-    int rc = ::poll(&p, 1, remaining_ms(deadline));
+    int rc = ::poll(&p, 1, ms_until(deadline));
     if (rc < 0 && errno == EINTR) continue;
     if (rc == 0) break;
     char chunk[4096];
@@ -226,7 +223,7 @@ RunResult run_program(const std::string& binary, const std::vector<std::string>&
     if (k <= 0) break;
     result.out.append(chunk, static_cast<std::size_t>(k));
   }
-  auto info = wait_child(child.pid, child.pidfd.get(), std::chrono::milliseconds(remaining_ms(deadline)));
+  auto info = wait_child(child.pid, child.pidfd.get(), std::chrono::milliseconds(ms_until(deadline)));
   if (!info) {
     ::kill(child.pid, SIGKILL);
     ::waitpid(child.pid, nullptr, 0);
@@ -235,6 +232,13 @@ RunResult run_program(const std::string& binary, const std::vector<std::string>&
   result.exit = *info;
   result.err = read_all_from(child.stderr_file.get());
   return result;
+}
+
+std::chrono::nanoseconds process_cpu_time(pid_t pid) {
+  clockid_t clock;
+  timespec t{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &t) != 0) return {};
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
 }
 
 }  // namespace muxlab::harness

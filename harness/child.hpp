@@ -76,6 +76,10 @@ struct RunResult {
   std::string err;
 };
 RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10), const SpawnOptions& options = {});
+
+// CPU time (user + system) a process has used so far, every thread, living or
+// ended, to the nanosecond (clock_getcpuclockid(3)); zero once it has been reaped.
+std::chrono::nanoseconds process_cpu_time(pid_t pid);
 
 }  // namespace muxlab::harness

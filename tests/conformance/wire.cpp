@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fd.hpp"
+#include "harness/child.hpp"
 
 namespace muxlab::conformance {
 
@@ -223,16 +224,7 @@ std::uint64_t ServerStats::operator[](const std::string& name) const {
   return 0;
 }
 
-std::size_t raise_open_file_limit() {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur != limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return static_cast<std::size_t>(limit.rlim_cur);
-}
+std::size_t raise_open_file_limit() { return harness::raise_open_file_limit(); }
 
 bool ipv6_loopback_works() {
   core::Fd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -244,23 +236,7 @@ bool ipv6_loopback_works() {
 }
 
 std::chrono::milliseconds cpu_time(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  // The command name may hold spaces and parentheses: fields count from the last ')'.
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos) return std::chrono::milliseconds(0);
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; fields >> field; ++i) {  // field 3 is the state
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) {
-      stime = std::stoull(field);
-      break;
-    }
-  }
-  const auto ticks = static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK));
-  return std::chrono::milliseconds((utime + stime) * 1000 / ticks);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(harness::process_cpu_time(pid));
 }
 
 }  // namespace muxlab::conformance
