@@ -1,21 +1,24 @@
 #include "bench/load.hpp"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace muxlab::bench {
 
+using harness::ms_until;
+
 namespace {
 
-constexpr std::size_t kConnectBatch = 32;
+constexpr std::size_t kConnectBatch = 256;                 // connects in flight: well below SOMAXCONN (4096)
+constexpr std::size_t kPingsInFlight = 32;                 // 2-byte echoes in flight while opening
+constexpr std::size_t kSourceAddresses = 64;               // loopback sources idle connections come from
 constexpr std::size_t kRotations = 16;                     // distinct ping-pong messages
 constexpr std::chrono::seconds kStallLimit{10};            // no progress this long fails a run
 constexpr std::size_t kMaxChunksRecorded = std::size_t{1} << 20;
@@ -25,11 +28,6 @@ constexpr std::size_t kBulkRecv = 1024 * 1024;
 
 [[noreturn]] void fail(const std::string& what) { throw LoadError(what); }
 [[noreturn]] void fail_errno(const char* call) { fail(std::string(call) + ": " + std::strerror(errno)); }
-
-int ms_until(Clock::time_point deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
 
 Fd new_epoll() {
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
@@ -50,34 +48,19 @@ int wait_events(int ep, epoll_event* events, int max, int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-};
-
-Address resolve(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) fail("cannot resolve " + host);
-  Address address;
-  std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
-  address.length = found->ai_addrlen;
-  ::freeaddrinfo(found);
-  return address;
+std::string show_byte(char c) {
+  char text[24];
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) std::snprintf(text, sizeof text, "'%c' (0x%02x)", c, u);
+  else std::snprintf(text, sizeof text, "0x%02x", u);
+  return text;
 }
 
-Fd start_connect(const Address& address) {
-  Fd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) fail_errno("socket");
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length) < 0 &&
-      errno != EINPROGRESS)
-    fail_errno("connect");
-  int on = 1;  // a message leaves in one segment, never held back by Nagle
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  return fd;
+// Where `got` first differs from `want` (n bytes, known to differ), counted from `offset`.
+std::string first_difference(const char* got, const char* want, std::size_t n, std::uint64_t offset) {
+  std::size_t i = 0;
+  while (i + 1 < n && got[i] == want[i]) ++i;
+  return "byte " + std::to_string(offset + i) + " was " + show_byte(got[i]) + ", expected " + show_byte(want[i]);
 }
 
 // A connection's readable bytes, for an error message (a server that rejects
@@ -90,6 +73,8 @@ std::string peek_text(int fd, std::string_view already) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
   return text;
 }
+
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 }  // namespace
 
@@ -128,73 +113,111 @@ double LatencyHistogram::percentile_us(double p) const {
   return bucket_value(kBuckets - 1) / 1000.0;
 }
 
-// ---- connect_to, open_connections --------------------------------------------
+// ---- open_connections ----------------------------------------------------------
 
-Fd connect_to(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
-  Fd fd = start_connect(resolve(host, port));
-  Fd ep = new_epoll();
-  watch(ep.get(), EPOLL_CTL_ADD, fd.get(), EPOLLOUT, 0);
-  epoll_event ev;
-  const auto deadline = Clock::now() + timeout;
-  while (wait_events(ep.get(), &ev, 1, ms_until(deadline)) == 0)
-    if (Clock::now() >= deadline) fail("connect: timed out");
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) fail(std::string("connect: ") + std::strerror(err));
-  return fd;
-}
+namespace {
 
-std::vector<Fd> open_connections(const std::string& host, std::uint16_t port, std::size_t count,
-                                 std::chrono::milliseconds timeout) {
-  static constexpr std::string_view kPing = "p\n";
-  const Address address = resolve(host, port);
-  const auto deadline = Clock::now() + timeout;
+// One batch of connections on their way to being proved served.
+class Opening {
+ public:
+  Opening(int epoll, std::vector<Fd>& conns, std::size_t first) : epoll_(epoll), conns_(conns), first_(first) {}
+
+  // The connect() of connection `i` of the batch finished: check it, queue its echo.
+  void on_connected(std::size_t i) {
+    const int fd = conns_[first_ + i].get();
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) fail("connection " + std::to_string(first_ + i) + ": connect: " + std::strerror(err));
+    watch(epoll_, EPOLL_CTL_MOD, fd, 0, i);  // nothing until its turn to ping
+    waiting_.push_back(i);
+    ping_waiting();
+  }
+
+  // Bytes of connection i's echo arrived; true once it is whole.
+  bool on_echo(std::size_t i) {
+    static constexpr std::string_view kPing = "p\n";
+    const int fd = conns_[first_ + i].get();
+    char got[2];
+    ssize_t k = ::recv(fd, got, kPing.size() - echoed_[i], 0);
+    if (k < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+    if (k < 0) fail_errno("recv");
+    const std::string_view part(got, static_cast<std::size_t>(k));
+    if (k == 0) fail("connection " + std::to_string(first_ + i) + " closed by the server before its echo");
+    if (part != kPing.substr(echoed_[i], part.size()))
+      fail("connection " + std::to_string(first_ + i) + ": unexpected answer to a 2-byte echo: '" +
+           peek_text(fd, part) + "'");
+    echoed_[i] = static_cast<std::uint8_t>(echoed_[i] + part.size());
+    if (echoed_[i] < kPing.size()) return false;
+    watch(epoll_, EPOLL_CTL_DEL, fd, 0, 0);
+    --in_flight_;
+    ping_waiting();
+    return true;
+  }
+
+  bool pinged(std::size_t i) const { return pinged_[i]; }
+
+ private:
+  void ping_waiting() {
+    static constexpr std::string_view kPing = "p\n";
+    while (in_flight_ < kPingsInFlight && !waiting_.empty()) {
+      const std::size_t i = waiting_.back();
+      waiting_.pop_back();
+      const int fd = conns_[first_ + i].get();
+      // Two bytes into an empty socket buffer: one send() takes them.
+      if (::send(fd, kPing.data(), kPing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kPing.size()))
+        fail_errno("send");
+      pinged_[i] = true;
+      ++in_flight_;
+      watch(epoll_, EPOLL_CTL_MOD, fd, EPOLLIN, i);
+    }
+  }
+
+  int epoll_;
+  std::vector<Fd>& conns_;
+  std::size_t first_;
+  std::array<std::uint8_t, kConnectBatch> echoed_{};
+  std::array<bool, kConnectBatch> pinged_{};
+  std::vector<std::size_t> waiting_;  // connected, their echo not sent yet
+  std::size_t in_flight_ = 0;
+};
+
+}  // namespace
+
+std::vector<Fd> open_connections(const Address& to, std::size_t count, const OpenLimits& limits) {
+  const bool spread = to.is_ipv4_loopback();
+  const auto started = Clock::now();
   Fd ep = new_epoll();
   std::vector<Fd> conns;
   conns.reserve(count);
   while (conns.size() < count) {
     const std::size_t first = conns.size();
     const std::size_t batch = std::min(kConnectBatch, count - first);
-    std::array<std::size_t, kConnectBatch> echoed{};  // bytes of the ping's echo read
-    std::array<bool, kConnectBatch> pinged{};
     for (std::size_t i = 0; i < batch; ++i) {
-      conns.push_back(start_connect(address));
+      const Address source = harness::loopback_source((first + i) % kSourceAddresses);
+      conns.push_back(harness::start_connect(to, spread ? &source : nullptr));
       watch(ep.get(), EPOLL_CTL_ADD, conns.back().get(), EPOLLOUT, i);
     }
+    Opening opening(ep.get(), conns, first);
     for (std::size_t done = 0; done < batch;) {
       epoll_event events[kConnectBatch];
-      int n = wait_events(ep.get(), events, static_cast<int>(kConnectBatch), ms_until(deadline));
-      if (n == 0 && Clock::now() >= deadline)
+      int n = wait_events(ep.get(), events, static_cast<int>(kConnectBatch), ms_until(limits.deadline));
+      if (n == 0 && Clock::now() >= limits.deadline)
         fail("opening connection " + std::to_string(first + done) + " of " + std::to_string(count) + ": timed out");
       for (int e = 0; e < n; ++e) {
         const std::size_t i = events[e].data.u64;
-        const int fd = conns[first + i].get();
-        if (!pinged[i]) {
-          int err = 0;
-          socklen_t len = sizeof err;
-          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-          if (err != 0) fail(std::string("connect: ") + std::strerror(err));
-          if (::send(fd, kPing.data(), kPing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kPing.size()))
-            fail_errno("send");
-          pinged[i] = true;
-          watch(ep.get(), EPOLL_CTL_MOD, fd, EPOLLIN, i);
-          continue;
-        }
-        char got[2];
-        ssize_t k = ::recv(fd, got, kPing.size() - echoed[i], 0);
-        if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (k < 0) fail_errno("recv");
-        if (k == 0) fail("connection " + std::to_string(first + i) + " closed by the server before its echo");
-        if (std::string_view(got, static_cast<std::size_t>(k)) != kPing.substr(echoed[i], static_cast<std::size_t>(k)))
-          fail("connection " + std::to_string(first + i) + ": unexpected answer to a 2-byte echo: '" +
-               peek_text(fd, std::string_view(got, static_cast<std::size_t>(k))) + "'");
-        echoed[i] += static_cast<std::size_t>(k);
-        if (echoed[i] == kPing.size()) {
-          watch(ep.get(), EPOLL_CTL_DEL, fd, 0, 0);
-          ++done;
-        }
+        if (!opening.pinged(i)) opening.on_connected(i);
+        else if (opening.on_echo(i)) ++done;
       }
+    }
+    const auto now = Clock::now();
+    const double per_connection = seconds_between(started, now) / static_cast<double>(conns.size());
+    const double rest = per_connection * static_cast<double>(count - conns.size());
+    if (limits.give_up_early && rest > seconds_between(now, limits.deadline)) {
+      char what[200];
+      std::snprintf(what, sizeof what, "%zu of %zu connections open after %.1f s: the rest would take %.0f s more",
+                    conns.size(), count, seconds_between(started, now), rest);
+      throw BudgetExceeded(what);
     }
   }
   return conns;
@@ -258,11 +281,12 @@ void PingPong::on_event(Conn& c, std::uint32_t events) {
   c.received += static_cast<std::size_t>(k);
   if (c.received < message_bytes_) return;
   if (std::memcmp(slot, message, message_bytes_) != 0)
-    fail("wrong echo on connection " + std::to_string(index) + " (message of " + std::to_string(message_bytes_) +
-         " bytes)");
+    fail("wrong echo on connection " + std::to_string(index) + ": of a " + std::to_string(message_bytes_) +
+         "-byte message, " + first_difference(slot, message, message_bytes_, 0));
   latencies_.record(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c.started).count()));
   ++messages_;
+  ++all_messages_;
   c.busy = false;
   if (sending_) start_message(c);
 }
@@ -317,10 +341,12 @@ ChunkedReplies::ChunkedReplies(Fd connection, std::string payload, std::uint32_t
 void ChunkedReplies::reset_counts() {
   replies_ = reply_bytes_ = recv_calls_ = 0;
   chunks_.clear();
+  latencies_ = LatencyHistogram{};
 }
 
 void ChunkedReplies::one_reply(Clock::time_point deadline) {
   // The request is a few bytes into an empty socket buffer: one send() takes it.
+  const auto started = Clock::now();
   if (::send(fd_.get(), request_.data(), request_.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request_.size()))
     fail_errno("send");
   const std::size_t body = reply_total_ - 1;
@@ -336,16 +362,23 @@ void ChunkedReplies::one_reply(Clock::time_point deadline) {
     if (k < 0) fail_errno("recv");
     if (k == 0) fail("EOF after " + std::to_string(got) + " of " + std::to_string(reply_total_) + " reply bytes");
     const auto n = static_cast<std::size_t>(k);
-    if (got + n > reply_total_) fail("more bytes than the reply owed");
+    if (got + n > reply_total_) fail("more bytes than the reply of " + std::to_string(reply_total_) + " owed");
     const std::size_t in_body = std::min(n, body - std::min(body, got));
-    if (std::memcmp(inbox_.data(), pattern_.data() + got % payload_bytes_, in_body) != 0 ||
-        (in_body < n && inbox_[in_body] != '\n'))
-      fail("wrong reply bytes in the recv() that began at reply offset " + std::to_string(got));
+    const char* want = pattern_.data() + got % payload_bytes_;
+    if (std::memcmp(inbox_.data(), want, in_body) != 0)
+      fail("wrong reply: " + first_difference(inbox_.data(), want, in_body, got) + " (reply of " +
+           std::to_string(reply_total_) + " bytes)");
+    if (in_body < n && inbox_[in_body] != '\n')
+      fail("wrong reply: byte " + std::to_string(got + in_body) + " was " + show_byte(inbox_[in_body]) +
+           ", expected the closing '\\n'");
     got += n;
     ++recv_calls_;
     if (chunks_.size() < kMaxChunksRecorded) chunks_.push_back(static_cast<std::uint32_t>(n));
   }
+  latencies_.record(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()));
   ++replies_;
+  ++all_replies_;
   reply_bytes_ += reply_total_;
 }
 
@@ -372,8 +405,9 @@ Bulk::Bulk(Fd connection, std::size_t window)
 // for the socket only when neither moved.
 void Bulk::step(int timeout_ms) {
   bool moved = false;
-  if (!half_closed_ && sent_ - received_ < window_) {
-    const std::size_t n = std::min<std::size_t>(kBulkSend, window_ - (sent_ - received_));
+  if (!half_closed_ && sent_ < send_limit_ && sent_ - received_ < window_) {
+    const std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>({kBulkSend, window_ - (sent_ - received_), send_limit_ - sent_}));
     ssize_t k = ::send(fd_.get(), pattern_.data() + sent_ % kBulkPeriod, n, MSG_NOSIGNAL);
     if (k < 0 && errno != EAGAIN && errno != EINTR) fail_errno("send");
     if (k > 0) {
@@ -392,13 +426,14 @@ void Bulk::step(int timeout_ms) {
   if (k > 0) {
     const auto n = static_cast<std::size_t>(k);
     if (received_ + n > sent_) fail("more bytes back than were sent");
-    if (std::memcmp(inbox_.data(), pattern_.data() + received_ % kBulkPeriod, n) != 0)
-      fail("wrong echo at stream offset " + std::to_string(received_));
+    const char* want = pattern_.data() + received_ % kBulkPeriod;
+    if (std::memcmp(inbox_.data(), want, n) != 0)
+      fail("wrong echo in the stream: " + first_difference(inbox_.data(), want, n, received_));
     received_ += n;
     moved = true;
   }
   if (moved) return;
-  const bool out = !half_closed_ && sent_ - received_ < window_;
+  const bool out = !half_closed_ && sent_ < send_limit_ && sent_ - received_ < window_;
   if (out != want_out_) {
     want_out_ = out;
     watch(epoll_.get(), EPOLL_CTL_MOD, fd_.get(), EPOLLIN | (out ? EPOLLOUT : 0u), 0);
@@ -419,9 +454,17 @@ void Bulk::run_for(Clock::duration how_long) {
 }
 
 void Bulk::finish() {
+  // End the stream just after a '\n': a line-framing server answers an
+  // unterminated tail with a '\n' of its own, one byte more than was sent.
+  send_limit_ = sent_;
+  while (sent_ > 0 && pattern_[(send_limit_ - 1) % kBulkPeriod] != '\n') ++send_limit_;
+  const auto deadline = Clock::now() + kStallLimit;
+  while (sent_ < send_limit_) {
+    if (Clock::now() >= deadline) fail("the echo stream stalled at its end");
+    step(ms_until(deadline));
+  }
   ::shutdown(fd_.get(), SHUT_WR);
   half_closed_ = true;
-  const auto deadline = Clock::now() + kStallLimit;
   while (!eof_) {
     if (Clock::now() >= deadline) fail("no EOF after the half-close");
     step(ms_until(deadline));

@@ -1,12 +1,12 @@
-// load.hpp - echo-bench's load generator: one thread, one epoll instance,
-// nonblocking sockets.
+// load.hpp - the load generator of echo-bench and echo-load: one thread, one
+// epoll instance, nonblocking sockets.
 //
 // It is none of the measured servers, and it is built not to be their
 // bottleneck: every buffer is allocated before the timed part, a message costs
 // a send(), the recv()s its reply needs and a memcmp(). It checks every byte it
-// gets back; a wrong or missing echo throws LoadError, which the benchmark turns
-// into a failed (SkipWithError) run. Every wait has a deadline, so a server that
-// hangs fails the benchmark instead of hanging it.
+// gets back; a wrong or missing echo throws LoadError naming the connection, the
+// offset and the byte, which a benchmark turns into a failed run. Every wait has
+// a deadline, so a server that hangs fails the run instead of hanging it.
 #pragma once
 
 #include <array>
@@ -15,14 +15,15 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/fd.hpp"
+#include "harness/client.hpp"
 
 namespace muxlab::bench {
 
-using Clock = std::chrono::steady_clock;
+using harness::Address;
+using harness::Clock;
 using muxlab::core::Fd;
 
 struct LoadError : std::runtime_error {
@@ -34,7 +35,7 @@ struct LoadError : std::runtime_error {
 class LatencyHistogram {
  public:
   void record(std::uint64_t ns);
-  double percentile_us(double p) const;  // p in [0, 100]
+  double percentile_us(double p) const;  // p in [0, 100]; 100 is the largest
   std::uint64_t count() const { return count_; }
 
  private:
@@ -46,16 +47,44 @@ class LatencyHistogram {
   std::uint64_t count_ = 0;
 };
 
-// One connection to host:port, connected (nonblocking, TCP_NODELAY).
-Fd connect_to(const std::string& host, std::uint16_t port,
-              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// The points of the latency distribution that echo-bench and echo-load report
+// (rtt_p50_us, ..., "p99.9"), enough to draw its CDF.
+struct Percentile {
+  double p;
+  const char* name;  // "p99_9": a counter name's part
+};
+inline constexpr std::array<Percentile, 10> kReportedPercentiles{{{0, "p0"},
+                                                                  {10, "p10"},
+                                                                  {25, "p25"},
+                                                                  {50, "p50"},
+                                                                  {75, "p75"},
+                                                                  {90, "p90"},
+                                                                  {99, "p99"},
+                                                                  {99.9, "p99_9"},
+                                                                  {99.99, "p99_99"},
+                                                                  {100, "p100"}}};
 
-// Opens `count` connections to host:port, at most 32 at a time, and proves the
-// server serves each one with a 2-byte echo before the next batch: a connect()
-// that succeeds only means the kernel queued it. A batch this small keeps the
-// server's transient buffers out of an RSS measurement taken afterwards.
-std::vector<Fd> open_connections(const std::string& host, std::uint16_t port, std::size_t count,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// How open_connections() may fail early.
+struct OpenLimits {
+  Clock::time_point deadline;  // every connection opened and proved by then, or LoadError
+  // With give_up_early, BudgetExceeded is thrown as soon as the rate so
+  // far says the deadline cannot be met, instead of at the deadline.
+  bool give_up_early = false;
+};
+
+// open_connections() could not have finished in time (OpenLimits::give_up_early).
+struct BudgetExceeded : LoadError {
+  using LoadError::LoadError;
+};
+
+// Opens `count` connections to `to` and proves each one served with a 2-byte
+// echo: a connect() that succeeds only means the kernel queued it. Connects go a
+// few hundred at a time, below any listen backlog, so that none is dropped and
+// retried a second later; at most 32 echoes are in flight, which keeps the
+// server's transient buffers out of an RSS measurement taken afterwards. To a
+// 127.0.0.0/8 destination the connections come from many loopback source
+// addresses (harness::loopback_source), so the ephemeral port range never limits them.
+std::vector<Fd> open_connections(const Address& to, std::size_t count, const OpenLimits& limits);
 
 // C connections, each with one message in flight: send it, read the whole echo,
 // check it, send the next. Messages are `message_bytes` long, '\n' included,
@@ -66,9 +95,10 @@ class PingPong {
 
   void run_for(Clock::duration how_long);  // keeps every connection busy
   void finish();                           // sends nothing new; reads what is owed
-  std::uint64_t messages() const { return messages_; }
-  const LatencyHistogram& latencies() const { return latencies_; }
-  void reset_counts();                     // after a warm-up
+  std::uint64_t messages() const { return messages_; }              // since reset_counts()
+  std::uint64_t all_messages() const { return all_messages_; }      // since the start
+  const LatencyHistogram& latencies() const { return latencies_; }  // since reset_counts()
+  void reset_counts();                                              // after a warm-up
 
  private:
   struct Conn {
@@ -89,7 +119,7 @@ class PingPong {
   std::vector<char> messages_pattern_;  // kRotations messages back to back
   std::vector<char> inbox_;             // one message-sized slot per connection
   LatencyHistogram latencies_;
-  std::uint64_t messages_ = 0;
+  std::uint64_t messages_ = 0, all_messages_ = 0;
   bool sending_ = true;
 };
 
@@ -100,11 +130,13 @@ class ChunkedReplies {
  public:
   ChunkedReplies(Fd connection, std::string payload, std::uint32_t repeat, std::size_t recv_bytes);
 
-  void run_for(Clock::duration how_long);  // whole replies only
-  std::uint64_t replies() const { return replies_; }
+  void run_for(Clock::duration how_long);  // whole replies only, at least one
+  std::uint64_t replies() const { return replies_; }          // since reset_counts()
+  std::uint64_t all_replies() const { return all_replies_; }  // since the start
   std::uint64_t reply_bytes() const { return reply_bytes_; }
   std::uint64_t recv_calls() const { return recv_calls_; }
-  std::vector<std::uint32_t>& chunk_sizes() { return chunks_; }  // capped, see load.cpp
+  const LatencyHistogram& latencies() const { return latencies_; }  // request sent to last byte read
+  std::vector<std::uint32_t>& chunk_sizes() { return chunks_; }     // capped, see load.cpp
   void reset_counts();
 
  private:
@@ -118,11 +150,14 @@ class ChunkedReplies {
   std::vector<char> pattern_;  // the payload repeated, recv_bytes + payload long
   std::vector<char> inbox_;
   std::vector<std::uint32_t> chunks_;
-  std::uint64_t replies_ = 0, reply_bytes_ = 0, recv_calls_ = 0;
+  LatencyHistogram latencies_;
+  std::uint64_t replies_ = 0, all_replies_ = 0, reply_bytes_ = 0, recv_calls_ = 0;
 };
 
-// One raw-framing connection streaming both ways: write a pseudo-random byte
-// stream, read it back, check it, with at most `window` bytes in flight.
+// One raw connection streaming both ways: write a pseudo-random byte stream,
+// read it back, check it, with at most `window` bytes in flight. The stream
+// holds a '\n' at least every 1302 bytes and ends just after one, so a
+// line-framing echo server with --repeat 1 echoes it unchanged as well.
 class Bulk {
  public:
   explicit Bulk(Fd connection, std::size_t window = 4u << 20);
@@ -142,6 +177,7 @@ class Bulk {
   std::vector<char> pattern_;
   std::vector<char> inbox_;
   std::uint64_t sent_ = 0, received_ = 0, counted_from_ = 0;
+  std::uint64_t send_limit_ = UINT64_MAX;  // set by finish(): where the stream ends
   bool want_out_ = true;
   bool half_closed_ = false;
   bool eof_ = false;
