@@ -1,178 +1,132 @@
 // echo-bench - every model on the same work, measured by Google Benchmark.
 //
-// Each benchmark starts its server as a child process (harness/child.hpp),
-// drives it from the load generator in load.cpp, and stops it with SIGTERM. With
-// two CPUs or more the server runs on CPU 0 and this process on CPU 1, so the
-// server's CPU time is its own and read from its CPU clock (clock_getcpuclockid,
-// every thread, nanoseconds) around the measured part. Every echoed byte is
-// checked; a wrong one fails the benchmark.
+// Each benchmark starts its server as a child process (bench/server.hpp), drives
+// it from the load generator of load.hpp, and stops it with SIGTERM. With two
+// CPUs or more the server runs on CPU 0 and this process on CPU 1, so the
+// server's CPU time is its own, read from its CPU clock around the measured part.
+// Every echoed byte is checked; a wrong one fails the benchmark.
 //
-// The measured part is one iteration of --muxlab_seconds (the servers and their
-// connections are set up once, outside it), so names end in
-// /iterations:1/real_time. Use --benchmark_repetitions for the spread.
+// A benchmark measures one window of --muxlab_seconds (its server and
+// connections are set up once, outside it), and its time is the time of one
+// message (one reply, one MiB): Google Benchmark's iterations count them, so
+// that compare.py sees a change of throughput (see run_counted()). Use
+// --benchmark_repetitions for the spread. --muxlab_target=HOST:PORT drives an
+// echo server that echo-bench did not start instead (BM_<Workload>/target/...).
 //
-// Usage:   echo-bench [--muxlab_quick] [--muxlab_seconds=S] [--muxlab_progress] [--muxlab_realtime]
+// Usage:   echo-bench [--muxlab_quick] [--muxlab_seconds=S] [--muxlab_target=HOST:PORT] ...
 //                     [--benchmark_filter=...] [--benchmark_format=json] ...
-// See bench/README.md for the workloads and every counter.
+// See bench/README.md for the workloads, every counter and every flag (--help).
 #include <benchmark/benchmark.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/load.hpp"
+#include "bench/server.hpp"
 #include "bench/workloads.hpp"
-#include "harness/child.hpp"
+#include "core/options.hpp"
+#include "core/version.hpp"
 
-using muxlab::harness::ServerProcess;
-using muxlab::harness::SpawnOptions;
 using namespace muxlab::bench;
 
 namespace {
 
 constexpr auto kWarmUp = std::chrono::milliseconds(50);
+constexpr double kBytesPerMiB = 1024.0 * 1024.0;
 
 struct Settings {
-  std::string bin_dir;
+  ServerSource servers;
+  std::string target_text;                 // --muxlab_target as given
+  std::uint32_t target_repeat = 0;         // --muxlab_target_repeat: the target's --repeat (0: plain echo)
   Plan plan = full_plan();
-  bool pinned = false;
+  int repetitions = 1;                     // --benchmark_repetitions (see register_all())
   bool progress = false;
   bool realtime = false;
-  rlim_t max_fds = 0;
+  std::size_t max_fds = 0;
 };
 Settings g;
 
-Clock::duration measured_time() {
+Clock::duration window() {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(g.plan.seconds));
-}
-
-double thread_cpu_seconds() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-// Every thread of another process, living or ended, to the nanosecond.
-double process_cpu_seconds(pid_t pid) {
-  clockid_t clock;
-  timespec t{};
-  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &t) != 0) return 0;
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-// CPU and wall time around the measured part.
-class Meter {
- public:
-  explicit Meter(pid_t server) : server_(server) {}
-  void start() {
-    wall_ = Clock::now();
-    server_cpu_ = process_cpu_seconds(server_);
-    client_cpu_ = thread_cpu_seconds();
-  }
-  void stop() {
-    wall_s_ = std::chrono::duration<double>(Clock::now() - wall_).count();
-    server_s_ = process_cpu_seconds(server_) - server_cpu_;
-    client_s_ = thread_cpu_seconds() - client_cpu_;
-  }
-  // The CPU counters; `units` (messages, replies) gives the per-unit ones:
-  // server_cpu_us_per_msg, msgs_per_server_cpu_s, ...
-  void report(benchmark::State& state, double units = 0, const std::string& unit = "",
-              const std::string& plural = "") const {
-    state.counters["server_cpu_s"] = server_s_;
-    state.counters["server_cpu_share"] = wall_s_ > 0 ? server_s_ / wall_s_ : 0;
-    state.counters["client_cpu_share"] = wall_s_ > 0 ? client_s_ / wall_s_ : 0;
-    if (units <= 0) return;
-    state.counters["server_cpu_us_per_" + unit] = server_s_ * 1e6 / units;
-    state.counters["client_cpu_us_per_" + unit] = client_s_ * 1e6 / units;
-    if (server_s_ > 0) state.counters[plural + "_per_server_cpu_s"] = units / server_s_;
-  }
-  double server_seconds() const { return server_s_; }
-
- private:
-  pid_t server_;
-  Clock::time_point wall_;
-  double server_cpu_ = 0, client_cpu_ = 0;
-  double wall_s_ = 0, server_s_ = 0, client_s_ = 0;
-};
-
-// The server under test. On any failure to start, the benchmark is skipped
-// with the reason (a model not built yet, a placeholder, a crash).
-std::optional<ServerProcess> start_server(benchmark::State& state, const Model& model,
-                                          const std::vector<std::string>& extra = {}) {
-  const std::string path = g.bin_dir + "/" + model.binary;
-  if (::access(path.c_str(), X_OK) != 0) {
-    state.SkipWithError((model.binary + " not built (no " + path + ")").c_str());
-    return std::nullopt;
-  }
-  std::vector<std::string> args{"--port", "0", "--stats"};
-  args.insert(args.end(), model.args.begin(), model.args.end());
-  args.insert(args.end(), extra.begin(), extra.end());
-  SpawnOptions options;
-  if (g.pinned) options.cpu = 0;
-  try {
-    return ServerProcess::start(path, args, options);
-  } catch (const std::exception& e) {
-    state.SkipWithError((model.binary + " did not start: " + e.what()).c_str());
-    return std::nullopt;
-  }
-}
-
-// SIGTERM, wait, and the --stats counters it printed ("name value" lines).
-// Call after closing every client connection, so nothing is owed.
-std::map<std::string, double> stop_server(benchmark::State& state, const Model& model, ServerProcess& server) {
-  std::map<std::string, double> stats;
-  auto info = server.terminate(std::chrono::seconds(10));
-  if (!info) {
-    state.SkipWithError((model.binary + " did not exit within 10 s of SIGTERM").c_str());
-    return stats;
-  }
-  // The floor has no signal handler: SIGTERM's default action is its exit.
-  const bool clean = model.floor ? true : (info->exited && info->code == 0);
-  const std::string err = server.stderr_text();
-  if (!clean && !state.error_occurred()) {
-    state.SkipWithError((model.binary + " ended badly (" + (info->exited ? "exit " : "signal ") +
-                         std::to_string(info->code) + "): " + err.substr(0, 300))
-                            .c_str());
-  }
-  std::istringstream lines(err);
-  std::string name;
-  double value;
-  while (lines >> name >> value) stats[name] = value;
-  return stats;
 }
 
 void progress(const std::string& what) {
   if (g.progress) std::fprintf(stderr, "  running %s\n", what.c_str());
 }
 
-void report_rtt(benchmark::State& state, const LatencyHistogram& rtt) {
-  state.counters["rtt_p50_us"] = rtt.percentile_us(50);
-  state.counters["rtt_p99_us"] = rtt.percentile_us(99);
+OpenLimits open_limits(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  return {Clock::now() + timeout, false};
 }
 
-// Warms the load up, then runs it for the measured time: the server's CPU and
-// ours are taken over exactly that stretch.
-template <typename Load>
-Meter measure(benchmark::State& state, Load& load, pid_t server) {
+// Runs the measured window inside Google Benchmark's loop and makes the loop
+// count the units the window did (messages, replies, MiB), so that a
+// benchmark's time is the time of one unit and its CPU time our CPU per unit.
+// The count is known only once the window is over: the benchmark is registered
+// with Iterations(2), a first batch of 1 runs the window, and a second batch of
+// units - 1 brings the count there (benchmark.h: "KeepRunningBatch() may
+// overshoot by up to 'n' iterations"). `measure` returns the units it did.
+// Since the count differs from run to run, Google Benchmark's own repetitions
+// (which require equal counts for their aggregates) are replaced by copies of
+// each benchmark under the same name: see register_all().
+template <typename Measure>
+void run_counted(benchmark::State& state, Measure measure) {
+  benchmark::IterationCount batch = 1;
+  bool measured = false;
+  while (state.KeepRunningBatch(batch)) {
+    if (measured) continue;  // the second batch: the count, nothing to run
+    measured = true;
+    try {
+      const std::uint64_t units = measure();
+      if (units >= 2) batch = static_cast<benchmark::IterationCount>(units) - 1;
+      else state.SkipWithError(("only " + std::to_string(units) + " unit of work in the measured window: one took " +
+                                "longer than the window (--muxlab_seconds)").c_str());
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+    }
+  }
+}
+
+// Warms the load up, then runs it for the measured window inside the timed
+// loop, with the meter around the window alone.
+template <typename Load, typename Units>
+void measure_window(benchmark::State& state, Load& load, Meter& meter, Units units) {
   load.run_for(kWarmUp);
   load.reset_counts();
-  Meter meter(server);
-  meter.start();
-  for (auto _ : state) load.run_for(measured_time());
-  meter.stop();
-  return meter;
+  run_counted(state, [&] {
+    meter.start();
+    load.run_for(window());
+    meter.stop();
+    return units();
+  });
+}
+
+void report_latencies(benchmark::State& state, const LatencyHistogram& rtt) {
+  for (const Percentile& p : kReportedPercentiles)
+    state.counters[std::string("rtt_") + p.name + "_us"] = rtt.percentile_us(p.p);
+}
+
+// The server's system calls per message over its whole life, from its --stats:
+// the readiness call's returns (wakeups), recv(), send() and, where the server
+// counts them, epoll_ctl(). uring-server counts completions as recv_calls and
+// send_calls (its --stats has sqes_submitted): its system calls are its
+// io_uring_enter() calls, which it counts as wakeups.
+void report_system_calls(benchmark::State& state, std::map<std::string, double>& stats, double messages) {
+  if (messages <= 0 || !stats.contains("wakeups")) return;
+  double calls = stats["wakeups"];
+  if (!stats.contains("sqes_submitted"))
+    calls += stats["recv_calls"] + stats["send_calls"] + (stats.contains("epoll_ctl_calls") ? stats["epoll_ctl_calls"] : 0);
+  state.counters["server_syscalls_per_msg"] = calls / messages;
+  state.counters["server_wakeups_per_msg"] = stats["wakeups"] / messages;
 }
 
 // ---- BM_PingPong: C connections, one message in flight each ------------------
@@ -181,107 +135,147 @@ void ping_pong(benchmark::State& state, const Model& model) {
   const auto conns = static_cast<std::size_t>(state.range(0));
   const auto bytes = static_cast<std::size_t>(state.range(1));
   progress("BM_PingPong/" + model.name + " conns=" + std::to_string(conns) + " bytes=" + std::to_string(bytes));
-  auto server = start_server(state, model);
+  auto server = Server::start(state, g.servers, model);
   if (!server) return;
+  Meter meter(*server);
+  std::uint64_t messages_in_life = 0;
   try {
-    auto connections = open_connections(server->host(), server->port(), conns);
+    auto connections = open_connections(server->address(), conns, open_limits());
     PingPong load(connections, bytes);
-    const Meter meter = measure(state, load, server->pid());
-    load.finish();
-    const auto messages = static_cast<double>(load.messages());
-    state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
-    state.SetBytesProcessed(static_cast<std::int64_t>(load.messages() * bytes));
-    report_rtt(state, load.latencies());
-    meter.report(state, messages, "msg", "msgs");
-    if (meter.server_seconds() > 0)
-      state.counters["bytes_per_server_cpu_s"] = messages * static_cast<double>(bytes) / meter.server_seconds();
-  } catch (const LoadError& e) {
+    measure_window(state, load, meter, [&] { return load.messages(); });
+    if (!state.error_occurred()) {
+      load.finish();
+      const auto messages = static_cast<double>(load.messages());
+      state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
+      state.SetBytesProcessed(static_cast<std::int64_t>(load.messages() * bytes));
+      report_latencies(state, load.latencies());
+      meter.report(state, messages, "msg", "msgs");
+      if (meter.server_seconds() > 0)
+        state.counters["bytes_per_server_cpu_s"] = messages * static_cast<double>(bytes) / meter.server_seconds();
+    }
+    messages_in_life = load.all_messages() + conns;  // each connection's opening echo is one too
+  } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
-  stop_server(state, model, *server);
+  auto stats = server->stop(state);
+  if (!state.error_occurred()) report_system_calls(state, stats, static_cast<double>(messages_in_life));
 }
 
 // ---- BM_IdleScaling: one active ping-pong connection plus K idle ones ---------
 
+// Why K idle connections cannot be measured here, or "" if they can.
+std::string idle_skip_reason(const Model& model, std::size_t idle) {
+  if (model.fd_ceiling != 0 && idle + 16 > model.fd_ceiling)
+    return model.name + ": FD_SETSIZE limit (" + std::to_string(model.fd_ceiling) + " descriptors), " +
+           "select() cannot watch " + std::to_string(idle) + " idle connections";
+  if (idle + kDescriptorsBesideIdle > g.max_fds)
+    return "RLIMIT_NOFILE: " + std::to_string(idle) + " idle connections need about " +
+           std::to_string(idle + kDescriptorsBesideIdle) + " descriptors in the server and as many here; the hard " +
+           "limit is " + std::to_string(g.max_fds) + " (raise it: `ulimit -Hn` as root, CAP_SYS_RESOURCE, or a " +
+           "container's nofile limit)";
+  return "";
+}
+
 void idle_scaling(benchmark::State& state, const Model& model) {
   const auto idle = static_cast<std::size_t>(state.range(0));
   progress("BM_IdleScaling/" + model.name + " idle=" + std::to_string(idle));
-  if (model.fd_ceiling != 0 && idle + 16 > model.fd_ceiling) {
-    state.SkipWithError((model.name + ": FD_SETSIZE limit (" + std::to_string(model.fd_ceiling) +
-                         " descriptors), select cannot watch " + std::to_string(idle) + " idle connections")
-                            .c_str());
-    return;
-  }
-  if (idle + 64 > g.max_fds) {
-    state.SkipWithError(("RLIMIT_NOFILE " + std::to_string(g.max_fds) + " is too low for this").c_str());
+  if (const std::string why = idle_skip_reason(model, idle); !why.empty()) {
+    state.SkipWithError(why.c_str());
     return;
   }
   // Room for every idle connection, whatever the model's default (threaded-server: 1024 threads).
-  auto server = start_server(state, model, {"--max-clients", std::to_string(idle + 16)});
+  auto server = Server::start(state, g.servers, model, {"--max-clients", std::to_string(idle + 16)});
   if (!server) return;
+  Meter meter(*server);
   try {
-    auto active = open_connections(server->host(), server->port(), 1);
+    auto active = open_connections(server->address(), 1, open_limits());
     PingPong load(active, 64);
     load.run_for(kWarmUp);
-    const double rss_before = static_cast<double>(server->rss_bytes());
-    auto idlers = open_connections(server->host(), server->port(), idle);
-    const double rss_after = static_cast<double>(server->rss_bytes());
-    const Meter meter = measure(state, load, server->pid());
-    load.finish();
-    state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
-    report_rtt(state, load.latencies());
-    meter.report(state, static_cast<double>(load.messages()), "msg", "msgs");
-    state.counters["server_rss_bytes"] = rss_after;
-    if (idle > 0) state.counters["rss_per_idle_conn_bytes"] = (rss_after - rss_before) / static_cast<double>(idle);
-  } catch (const LoadError& e) {
+    const double rss_before = server->rss_bytes();
+    const KernelMemory kernel_before = KernelMemory::now();
+    const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(g.plan.open_budget_s));
+    auto idlers = open_connections(server->address(), idle, {Clock::now() + budget, true});
+    const KernelMemory kernel_after = KernelMemory::now();
+    const double rss_after = server->rss_bytes();
+    measure_window(state, load, meter, [&] { return load.messages(); });
+    if (!state.error_occurred()) {
+      load.finish();
+      state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
+      report_latencies(state, load.latencies());
+      meter.report(state, static_cast<double>(load.messages()), "msg", "msgs");
+      const double k = static_cast<double>(idle);
+      if (server->measured()) {
+        state.counters["server_rss_bytes"] = rss_after;
+        if (idle > 0) state.counters["rss_per_idle_conn_bytes"] = (rss_after - rss_before) / k;
+        // Machine-wide figures: only past the noise of everything else running.
+        if (idle >= 1000) {
+          state.counters["kernel_slab_per_idle_conn_bytes"] = (kernel_after.slab_bytes - kernel_before.slab_bytes) / k;
+          state.counters["kernel_buffers_per_idle_conn_bytes"] =
+              (kernel_after.socket_buffer_bytes - kernel_before.socket_buffer_bytes) / k;
+        }
+      }
+    }
+  } catch (const BudgetExceeded& e) {
+    state.SkipWithError((model.name + ": stopped past its time budget of " + std::to_string(g.plan.open_budget_s) +
+                         " s for opening idle connections (" + e.what() + ")")
+                            .c_str());
+  } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
-  stop_server(state, model, *server);
+  server->stop(state);
 }
 
 // ---- BM_Chunking: a short request, a long reply, read in recv()-sized chunks --
 
 void chunking(benchmark::State& state, const Model& model) {
-  const auto reply_kb = state.range(0);
+  // Our models answer a request for N KiB (their --repeat is ours to give); the
+  // target answers with its own --repeat, given by --muxlab_target_repeat.
+  const LongReply reply = model.target ? LongReply{kPayload64, static_cast<std::uint32_t>(state.range(0))}
+                                       : long_reply(state.range(0));
   const auto recv_bytes = static_cast<std::size_t>(state.range(1));
-  progress("BM_Chunking/" + model.name + " reply_kb=" + std::to_string(reply_kb) +
-           " recv=" + std::to_string(recv_bytes));
-  const LongReply reply = long_reply(reply_kb);
-  auto server = start_server(state, model, {"--repeat", std::to_string(reply.repeat)});
+  progress("BM_Chunking/" + model.name + " reply=" + std::to_string(reply.payload.size() * reply.repeat + 1) +
+           " B recv=" + std::to_string(recv_bytes));
+  auto server = Server::start(state, g.servers, model, {"--repeat", std::to_string(reply.repeat)});
   if (!server) return;
-  std::uint64_t all_replies = 0;
+  Meter meter(*server);
+  std::uint64_t replies_in_life = 0;
   try {
-    ChunkedReplies load(connect_to(server->host(), server->port()), reply.payload, reply.repeat, recv_bytes);
+    ChunkedReplies load(muxlab::harness::connect_by(server->address(), Clock::now() + std::chrono::seconds(10)),
+                        reply.payload, reply.repeat, recv_bytes);
     load.run_for(Clock::duration::zero());  // one reply to warm up
-    all_replies += load.replies();
     load.reset_counts();
-    Meter meter(server->pid());
-    meter.start();
-    for (auto _ : state) load.run_for(measured_time());
-    meter.stop();
-    all_replies += load.replies();
-    state.SetItemsProcessed(static_cast<std::int64_t>(load.replies()));
-    state.SetBytesProcessed(static_cast<std::int64_t>(load.reply_bytes()));
-    meter.report(state, static_cast<double>(load.replies()), "reply", "replies");
-    state.counters["recv_calls_per_reply"] =
-        static_cast<double>(load.recv_calls()) / static_cast<double>(std::max<std::uint64_t>(1, load.replies()));
-    auto& chunks = load.chunk_sizes();
-    if (!chunks.empty()) {
-      std::sort(chunks.begin(), chunks.end());
-      state.counters["chunk_min"] = chunks.front();
-      state.counters["chunk_p10"] = chunks[chunks.size() / 10];
-      state.counters["chunk_median"] = chunks[chunks.size() / 2];
-      state.counters["chunk_p90"] = chunks[chunks.size() * 9 / 10];
-      state.counters["chunk_max"] = chunks.back();
+    run_counted(state, [&] {
+      meter.start();
+      load.run_for(window());
+      meter.stop();
+      return load.replies();
+    });
+    replies_in_life = load.all_replies();
+    if (!state.error_occurred()) {
+      state.SetItemsProcessed(static_cast<std::int64_t>(load.replies()));
+      state.SetBytesProcessed(static_cast<std::int64_t>(load.reply_bytes()));
+      meter.report(state, static_cast<double>(load.replies()), "reply", "replies");
+      state.counters["recv_calls_per_reply"] =
+          static_cast<double>(load.recv_calls()) / static_cast<double>(std::max<std::uint64_t>(1, load.replies()));
+      auto& chunks = load.chunk_sizes();
+      if (!chunks.empty()) {
+        std::sort(chunks.begin(), chunks.end());
+        state.counters["chunk_min"] = chunks.front();
+        state.counters["chunk_p10"] = chunks[chunks.size() / 10];
+        state.counters["chunk_median"] = chunks[chunks.size() / 2];
+        state.counters["chunk_p90"] = chunks[chunks.size() * 9 / 10];
+        state.counters["chunk_max"] = chunks.back();
+      }
     }
-  } catch (const LoadError& e) {
+  } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
   // The server's own view, over its whole life (the warm-up reply included).
-  auto stats = stop_server(state, model, *server);
-  if (all_replies > 0 && stats.contains("send_calls")) {
-    state.counters["server_partial_sends_per_reply"] = stats["partial_sends"] / static_cast<double>(all_replies);
-    state.counters["server_send_calls_per_reply"] = stats["send_calls"] / static_cast<double>(all_replies);
+  auto stats = server->stop(state);
+  if (replies_in_life > 0 && stats.contains("send_calls") && !state.error_occurred()) {
+    const auto replies = static_cast<double>(replies_in_life);
+    state.counters["server_partial_sends_per_reply"] = stats["partial_sends"] / replies;
+    state.counters["server_send_calls_per_reply"] = stats["send_calls"] / replies;
   }
 }
 
@@ -289,23 +283,29 @@ void chunking(benchmark::State& state, const Model& model) {
 
 void bulk(benchmark::State& state, const Model& model) {
   progress("BM_Bulk/" + model.name);
-  auto server = start_server(state, model, {"--framing", "raw"});
+  auto server = Server::start(state, g.servers, model, {"--framing", "raw"});
   if (!server) return;
+  Meter meter(*server);
   try {
-    Bulk load(connect_to(server->host(), server->port()), static_cast<std::size_t>(state.range(0)));
-    const Meter meter = measure(state, load, server->pid());
+    Bulk load(muxlab::harness::connect_by(server->address(), Clock::now() + std::chrono::seconds(10)),
+              static_cast<std::size_t>(state.range(0)));
+    // Counted in MiB echoed: the time of a benchmark is the time of one MiB.
+    measure_window(state, load, meter,
+                   [&] { return static_cast<std::uint64_t>(static_cast<double>(load.counted_bytes()) / kBytesPerMiB); });
     const double bytes = static_cast<double>(load.counted_bytes());
-    load.finish();
-    state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
-    meter.report(state);
-    if (meter.server_seconds() > 0) state.counters["bytes_per_server_cpu_s"] = bytes / meter.server_seconds();
-  } catch (const LoadError& e) {
+    if (!state.error_occurred()) {
+      load.finish();
+      state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+      meter.report(state);
+      if (meter.server_seconds() > 0) state.counters["bytes_per_server_cpu_s"] = bytes / meter.server_seconds();
+    }
+  } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
   // How the server moved the bytes, over its whole life (from its --stats):
   // bigger recv()s and send()s, and fewer wakeups, are fewer system calls per byte.
-  auto stats = stop_server(state, model, *server);
-  if (stats["recv_calls"] > 0 && stats["send_calls"] > 0) {
+  auto stats = server->stop(state);
+  if (stats["recv_calls"] > 0 && stats["send_calls"] > 0 && !state.error_occurred()) {
     state.counters["server_bytes_per_recv"] = stats["bytes_in"] / stats["recv_calls"];
     state.counters["server_bytes_per_send"] = stats["bytes_out"] / stats["send_calls"];
     if (stats["wakeups"] > 0) state.counters["server_bytes_per_wakeup"] = stats["bytes_in"] / stats["wakeups"];
@@ -317,62 +317,134 @@ void bulk(benchmark::State& state, const Model& model) {
 void idle_cpu(benchmark::State& state, const Model& model) {
   const auto conns = static_cast<std::size_t>(state.range(0));
   progress("BM_IdleCpu/" + model.name + " conns=" + std::to_string(conns));
-  auto server = start_server(state, model);
+  auto server = Server::start(state, g.servers, model);
   if (!server) return;
+  Meter meter(*server);
   try {
-    auto connections = open_connections(server->host(), server->port(), conns);
-    Meter meter(server->pid());
+    auto connections = open_connections(server->address(), conns, open_limits());
     meter.start();
-    for (auto _ : state) expect_silence(connections, measured_time());
+    for (auto _ : state) expect_silence(connections, window());
     meter.stop();
     meter.report(state);
-  } catch (const LoadError& e) {
+  } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
-  stop_server(state, model, *server);
+  server->stop(state);
 }
 
 // ---- registration -------------------------------------------------------------
 
 using Body = void (*)(benchmark::State&, const Model&);
 
+// A benchmark whose iterations count its units (run_counted), timed per unit.
 benchmark::internal::Benchmark* add(const std::string& workload, const Model& model, Body body) {
   return benchmark::RegisterBenchmark(("BM_" + workload + "/" + model.name).c_str(),
                                       [body, model](benchmark::State& state) { body(state, model); })
-      ->Iterations(1)
+      ->Iterations(2)
       ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+      ->Unit(benchmark::kMicrosecond);
 }
 
-void register_all() {
+void register_for(const Model& m, const std::vector<std::int64_t>& idle) {
   const Plan& p = g.plan;
-  const auto models = bench_models();
-  for (const Model& m : models) {
-    auto* b = add("PingPong", m, ping_pong)->ArgNames({"conns", "bytes"});
-    for (auto bytes : p.pingpong_bytes)
-      for (auto conns : p.pingpong_conns)
-        if (m.concurrent || conns == 1) b->Args({conns, bytes});
+  if (m.target && g.target_repeat > 0) {  // a server that repeats: long replies only
+    auto* b = add("Chunking", m, chunking)->ArgNames({"repeat", "recv"});
+    for (auto recv : p.recv_bytes) b->Args({g.target_repeat, recv});
+    return;
   }
-  for (const Model& m : models) {
-    if (!m.concurrent || m.floor) continue;  // the floor has no idle cost worth a figure
-    auto* b = add("IdleScaling", m, idle_scaling)->ArgNames({"idle"});
-    for (auto k : p.idle_conns) b->Args({k});
+  auto* b = add("PingPong", m, ping_pong)->ArgNames({"conns", "bytes"});
+  for (auto bytes : p.pingpong_bytes)
+    for (auto conns : p.pingpong_conns)
+      if (m.concurrent || conns == 1) b->Args({conns, bytes});
+  if (m.concurrent && !m.floor) {  // the floor has no idle cost worth a figure
+    b = add("IdleScaling", m, idle_scaling)->ArgNames({"idle"});
+    for (auto k : idle) b->Args({k});
   }
-  for (const Model& m : models) {
-    if (m.floor) continue;  // it cannot --repeat
-    auto* b = add("Chunking", m, chunking)->ArgNames({"reply_kb", "recv"});
+  if (!m.floor && !m.target) {  // the floor cannot --repeat; the target's repeat is its own
+    b = add("Chunking", m, chunking)->ArgNames({"reply_kb", "recv"});
     for (auto kb : p.reply_kb)
       for (auto recv : p.recv_bytes) b->Args({kb, recv});
   }
-  for (const Model& m : models) add("Bulk", m, bulk)->ArgNames({"window"})->Args({4 << 20});
-  for (const Model& m : models) {
-    if (!m.concurrent || m.floor) continue;
-    add("IdleCpu", m, idle_cpu)->ArgNames({"conns"})->Args({p.idle_cpu_conns});
+  add("Bulk", m, bulk)->ArgNames({"window"})->Args({4 << 20});
+  if (m.concurrent && !m.floor && !m.target)  // the target's CPU is not ours to see
+    benchmark::RegisterBenchmark(("BM_IdleCpu/" + m.name).c_str(), [m](benchmark::State& s) { idle_cpu(s, m); })
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->ArgNames({"conns"})
+        ->Args({p.idle_cpu_conns});
+}
+
+// --benchmark_repetitions=N registers every benchmark N times under the same
+// name: each copy counts its own messages (Google Benchmark's repetitions would
+// abort on counts that differ), and compare.py and report.py take runs of one
+// name as repetitions. The copies come one whole set after another, so
+// repetitions are apart in time even without --benchmark_enable_random_interleaving.
+void register_all() {
+  const auto idle = idle_rows(g.plan, g.max_fds);
+  const std::vector<Model> models = g.servers.target ? std::vector<Model>{target_model()} : bench_models();
+  for (int r = 0; r < g.repetitions; ++r)
+    for (const Model& m : models) register_for(m, idle);
+}
+
+// ---- the command line -----------------------------------------------------------
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "echo-bench: %s (try --help)\n", what.c_str());
+  std::exit(2);
+}
+
+void print_help() {
+  std::printf(
+      "Usage: echo-bench [OPTION]... [GOOGLE BENCHMARK FLAG]...\n"
+      "Every muxlab model on the same work, measured by Google Benchmark (bench/README.md).\n\n"
+      "  --muxlab_quick             the short common set (bench/side_by_side.sh)\n"
+      "  --muxlab_seconds=S         measured time per benchmark (default 0.5, quick 0.2);\n"
+      "                             --benchmark_min_time=S is the same\n"
+      "  --muxlab_progress          a line on stderr as each benchmark starts\n"
+      "  --muxlab_realtime          SCHED_FIFO for the load generator and servers (busy machines)\n"
+      "  --muxlab_target=HOST:PORT  drive that echo server instead of starting ours (BM_*/target/...)\n"
+      "  --muxlab_target_repeat=R   the target answers a line with R copies: measure long replies\n"
+      "  --muxlab_list_models       print the models (name, binary, folder, flags; tab-separated)\n"
+      "  -h, --help                 this help, then Google Benchmark's flags\n"
+      "      --version              the version\n\n");
+}
+
+// "--name=value" or "--name value" (consuming argv[i + 1]); nullopt if arg is not --name.
+std::optional<std::string> value_of(std::string_view name, int argc, char** argv, int& i) {
+  const std::string_view arg = argv[i];
+  if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=')
+    return std::string(arg.substr(name.size() + 1));
+  if (arg != name) return std::nullopt;
+  if (i + 1 >= argc) usage_error("option '" + std::string(name) + "' requires a value");
+  return std::string(argv[++i]);
+}
+
+double parse_seconds(const std::string& flag, std::string text) {
+  if (text.ends_with('x'))
+    usage_error(flag + "=" + text + ": a benchmark here is one measured window, not a count of iterations; " +
+                "give seconds (" + flag + "=0.5)");
+  if (text.ends_with('s')) text.pop_back();  // Google Benchmark 1.8's "0.5s"
+  char* end = nullptr;
+  errno = 0;
+  const double s = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(s) || s <= 0 || s > 3600)
+    usage_error("invalid value '" + text + "' for " + flag + " (seconds: more than 0, at most 3600)");
+  return s;
+}
+
+void print_models() {
+  for (const Model& m : bench_models()) {
+    std::printf("%s\t%s\t%s", m.name.c_str(), m.binary.c_str(), m.folder.c_str());
+    for (const auto& a : m.args) std::printf("\t%s", a.c_str());
+    std::printf("\n");
   }
 }
 
-// Our own flags go before benchmark::Initialize, which would not know them.
+// Our own flags go before benchmark::Initialize, which would not know them; it
+// gets the rest (and --help, after our part of the help).
 void take_own_flags(int& argc, char** argv) {
+  std::optional<double> seconds;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -382,41 +454,57 @@ void take_own_flags(int& argc, char** argv) {
       g.progress = true;
     } else if (arg == "--muxlab_realtime") {
       g.realtime = true;
-    } else if (arg == "--muxlab_list_models") {
-      // One line per model, for scripts (bench/side_by_side.sh, bench/report.py):
-      // name, binary, folder and the model's flags, tab-separated.
-      for (const Model& m : bench_models()) {
-        std::printf("%s\t%s\t%s", m.name.c_str(), m.binary.c_str(), m.folder.c_str());
-        for (const auto& a : m.args) std::printf("\t%s", a.c_str());
-        std::printf("\n");
-      }
+    } else if (arg == "--muxlab_list_models") {  // for scripts: bench/side_by_side.sh, tests/bench
+      print_models();
       std::exit(0);
-    } else if (arg.starts_with("--muxlab_seconds=")) {
-      g.plan.seconds = std::stod(std::string(arg.substr(17)));
+    } else if (arg == "--version") {
+      muxlab::core::print_version("echo-bench");
+      std::exit(0);
+    } else if (arg == "-h" || arg == "--help") {
+      print_help();
+      static char help[] = "--help";  // Google Benchmark prints its flags and exits 0
+      argv[kept++] = help;
+    } else if (auto v = value_of("--muxlab_seconds", argc, argv, i)) {
+      seconds = parse_seconds("--muxlab_seconds", *v);
+    } else if (auto m = value_of("--benchmark_min_time", argc, argv, i)) {
+      seconds = parse_seconds("--benchmark_min_time", *m);
+    } else if (auto n = value_of("--benchmark_repetitions", argc, argv, i)) {
+      std::uint64_t count = 0;
+      if (!muxlab::core::parse_number(*n, 1, 1000, count))
+        usage_error("invalid value '" + *n + "' for --benchmark_repetitions: 1 to 1000");
+      g.repetitions = static_cast<int>(count);
+    } else if (arg.starts_with("--benchmark_report_aggregates_only") ||
+               arg.starts_with("--benchmark_display_aggregates_only")) {
+      usage_error(std::string(arg) + ": echo-bench computes no aggregates (each repetition counts its own " +
+                  "messages); bench/report.py and compare.py compute medians and tests from the repetitions");
+    } else if (auto t = value_of("--muxlab_target", argc, argv, i)) {
+      std::string host;
+      std::uint16_t port = 0;
+      if (!muxlab::harness::split_host_port(*t, host, port))
+        usage_error("invalid value '" + *t + "' for --muxlab_target (HOST:PORT, [IPV6]:PORT)");
+      try {
+        g.servers.target = muxlab::harness::resolve(host, port);
+      } catch (const std::exception& e) {
+        usage_error(std::string("--muxlab_target: ") + e.what());
+      }
+      g.target_text = *t;
+    } else if (auto r = value_of("--muxlab_target_repeat", argc, argv, i)) {
+      std::uint64_t repeat = 0;
+      if (!muxlab::core::parse_number(*r, 2, 100'000'000, repeat))
+        usage_error("invalid value '" + *r + "' for --muxlab_target_repeat (the target's --repeat, 2 or more)");
+      g.target_repeat = static_cast<std::uint32_t>(repeat);
+    } else if (arg.starts_with("--muxlab_")) {
+      usage_error("unrecognized option '" + std::string(arg) + "'");
     } else {
-      if (arg == "--help")
-        std::printf(
-            "echo-bench: every muxlab model on the same work (bench/README.md).\n"
-            "  --muxlab_quick       the short common set (bench/side_by_side.sh)\n"
-            "  --muxlab_seconds=S   measured time per benchmark (default 0.5, quick 0.25)\n"
-            "  --muxlab_progress    a line on stderr as each benchmark starts\n"
-            "  --muxlab_realtime    SCHED_FIFO for the load generator and servers (busy machines)\n"
-            "  --muxlab_list_models print the models (name, binary, folder, flags; tab-separated) and exit\n"
-            "Google Benchmark's own flags follow.\n\n");
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
+  if (seconds) g.plan.seconds = *seconds;
+  if (g.target_repeat > 0 && !g.servers.target) usage_error("--muxlab_target_repeat needs --muxlab_target");
 }
 
-// Servers inherit our descriptor limit: 10000 idle connections need it raised.
-void raise_fd_limit() {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  g.max_fds = limit.rlim_cur;
-}
+// ---- the machine ----------------------------------------------------------------
 
 void pin_if_possible() {
   cpu_set_t allowed;
@@ -428,9 +516,9 @@ void pin_if_possible() {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(1, &one);
-  g.pinned = ::sched_setaffinity(0, sizeof one, &one) == 0;
-  benchmark::AddCustomContext("muxlab_pinning", g.pinned ? "server on CPU 0, load generator on CPU 1"
-                                                         : "none (sched_setaffinity failed)");
+  g.servers.pin = ::sched_setaffinity(0, sizeof one, &one) == 0;
+  benchmark::AddCustomContext("muxlab_pinning", g.servers.pin ? "server on CPU 0, load generator on CPU 1"
+                                                              : "none (sched_setaffinity failed)");
 }
 
 // On a machine busy with other work, a woken server or load generator waits for
@@ -452,22 +540,63 @@ void schedule_realtime_if_asked() {
                                                             std::strerror(errno) + ")");
 }
 
+// Debian builds libbenchmark without NDEBUG, and Google Benchmark then warns
+// "Library was built as DEBUG" on every run. The library says which build it is
+// only in its JSON context: ask it there.
+bool library_is_debug_build() {
+  std::ostringstream text;
+  benchmark::JSONReporter json;
+  json.SetOutputStream(&text);
+  json.SetErrorStream(&text);
+  json.ReportContext(benchmark::BenchmarkReporter::Context());
+  return text.str().find("\"library_build_type\": \"debug\"") != std::string::npos;
+}
+
+// What was measured: muxlab's commit and build (a debug or sanitizer build of
+// the servers measures the build, not the model), and the machine's limits.
+void describe_run() {
+  benchmark::AddCustomContext("muxlab_version", muxlab::core::kVersion);
+  benchmark::AddCustomContext("muxlab_commit", muxlab::core::kCommit);
+  benchmark::AddCustomContext("muxlab_build_type", MUXLAB_BUILD_TYPE);
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__)
+  const char* warning = "muxlab is built without optimisation or with sanitizers: these figures measure that build, "
+                        "not the models (build with -DCMAKE_BUILD_TYPE=Release)";
+  benchmark::AddCustomContext("muxlab_build_warning", warning);
+  std::fprintf(stderr, "echo-bench: warning: %s\n", warning);
+#endif
+  if (library_is_debug_build())
+    benchmark::AddCustomContext("muxlab_library_note",
+                                "the 'Library was built as DEBUG' warning below is about Debian's libbenchmark "
+                                "package, not muxlab; each benchmark here is one timed window, which that build "
+                                "does not slow down");
+  benchmark::AddCustomContext("muxlab_seconds_per_benchmark", std::to_string(g.plan.seconds));
+  benchmark::AddCustomContext("muxlab_rlimit_nofile", std::to_string(g.max_fds));
+  benchmark::AddCustomContext("muxlab_kernel_memory", KernelMemory::sources());
+  // The models in the order the report shows them (harness/models.hpp), and
+  // where each one's source lives (the report counts its lines).
+  std::string names, sources;
+  for (const Model& m : bench_models()) {
+    names += (names.empty() ? "" : ",") + m.name;
+    sources += (sources.empty() ? "" : ",") + m.name + ":" + m.binary + ":" + m.folder;
+  }
+  benchmark::AddCustomContext("muxlab_models", names);
+  benchmark::AddCustomContext("muxlab_model_sources", sources);
+  if (g.servers.target) benchmark::AddCustomContext("muxlab_target", g.target_text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   take_own_flags(argc, argv);
   benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  g.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-  raise_fd_limit();
+  if (argc > 1) usage_error("unrecognized argument '" + std::string(argv[1]) + "'");
+  g.servers.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  // Servers inherit our descriptor limit: K idle connections need K descriptors on each side.
+  g.max_fds = muxlab::harness::raise_open_file_limit();
   pin_if_possible();
   schedule_realtime_if_asked();
-  benchmark::AddCustomContext("muxlab_seconds_per_benchmark", std::to_string(g.plan.seconds));
-  benchmark::AddCustomContext("muxlab_rlimit_nofile", std::to_string(g.max_fds));
-  std::string names;  // the models in the order the report shows them (harness/models.hpp)
-  for (const Model& m : bench_models()) names += (names.empty() ? "" : ",") + m.name;
-  benchmark::AddCustomContext("muxlab_models", names);
+  describe_run();
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
