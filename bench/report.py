@@ -1,13 +1,17 @@
 #!/usr/bin/python3
-"""report.py - turn echo-bench's JSON into a report a person reads.
+"""report.py - turn echo-bench's JSON into a report to decide by.
 
-    /usr/bin/python3 bench/report.py RESULTS.json --out DIR [--notes NOTES.md] [--command "..."]
-    /usr/bin/python3 bench/report.py RESULTS.json --table     # the comparison table only, on stdout
+    /usr/bin/python3 bench/report.py RESULTS.json --out DIR [--baseline OLD.json]
+                                     [--notes NOTES.md]... [--command "..."]
+    /usr/bin/python3 bench/report.py RESULTS.json --table [--baseline OLD.json]
 
-Writes DIR/report.md and its PNG plots (matplotlib, Debian's python3-matplotlib:
-use /usr/bin/python3, not a python3 from a virtualenv without it). With
---benchmark_repetitions=N each figure is the median of the N runs, and the
-spread (max - min) / median is stated.
+Writes DIR/report.md and its PNG plots, or (--table) prints the comparison
+table, 100 columns wide. Every figure is the median of the run's repetitions
+(--benchmark_repetitions) with its spread, and two figures that the noise does
+not tell apart are not ranked. With --baseline, every figure gets its change
+against the older run, marked significant or not. Needs Debian's
+python3-matplotlib and python3-scipy: use /usr/bin/python3, not a python3 from a
+virtualenv without them.
 """
 import argparse
 import datetime
@@ -20,23 +24,42 @@ import subprocess
 import sys
 from collections import defaultdict
 
-# Models in reading order; the reference lines last.
-MODELS = ["blocking", "threaded", "nonblocking", "select", "poll", "epoll", "epoll-edge",
-          "libevent", "libevent-poll", "libevent-select", "floor"]
-STYLE = {  # colour, marker, line style: select/poll families share a hue with their libevent twin
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Colours, markers and line styles of the models we know; the list of models
+# itself comes from the JSON (harness/models.hpp, through echo-bench's context),
+# and a model without an entry here gets one from FALLBACK_COLOURS.
+STYLE = {  # select/poll families share a hue with their libevent twin
     "blocking": ("#8c564b", "s", "-"), "threaded": ("#e377c2", "D", "-"),
     "nonblocking": ("#7f7f7f", "x", "-"), "select": ("#d62728", "v", "-"),
     "poll": ("#ff7f0e", "^", "-"), "epoll": ("#1f77b4", "o", "-"),
-    "epoll-edge": ("#17becf", "P", "-"), "libevent": ("#2ca02c", "o", "--"),
-    "libevent-poll": ("#bcbd22", "^", "--"), "libevent-select": ("#9467bd", "v", "--"),
-    "floor": ("#000000", "*", ":"),
+    "epoll-edge": ("#17becf", "P", "-"), "uring": ("#9edae5", "*", "-"),
+    "libevent": ("#2ca02c", "o", "--"), "libevent-poll": ("#bcbd22", "^", "--"),
+    "libevent-select": ("#9467bd", "v", "--"), "libuv": ("#98df8a", "h", "--"),
+    "asio": ("#c5b0d5", "p", "--"), "floor": ("#000000", "*", ":"), "target": ("#000000", "X", "-."),
+}
+FALLBACK_COLOURS = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39"]
+
+# What each server runs on, for "Portability and code"; a model not named here
+# is pointed to its own README.
+RUNS_ON = {
+    "blocking-server": "any POSIX system; one client at a time",
+    "threaded-server": "any POSIX system (pthreads); a thread per connection",
+    "nonblocking-server": "any POSIX system; burns a CPU while idle",
+    "select-server": "any POSIX system, Windows; at most FD_SETSIZE (1024) descriptors",
+    "poll-server": "any POSIX system",
+    "epoll-server": "Linux only",
+    "uring-server": "Linux 5.19 or later, where io_uring is not disabled",
+    "libevent-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP...)",
+    "libuv-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP)",
+    "asio-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP)",
 }
 
 
 # ---- reading the JSON ----------------------------------------------------------
 
 def parse_name(run_name):
-    """BM_PingPong/epoll/conns:1/bytes:64/iterations:1/real_time -> ("PingPong", "epoll", {...})"""
+    """BM_PingPong/epoll/conns:1/bytes:64/iterations:2/real_time -> ("PingPong", "epoll", {...})"""
     parts = run_name.split("/")
     params = {}
     for p in parts[2:]:
@@ -47,49 +70,60 @@ def parse_name(run_name):
     return parts[0][3:], parts[1], params
 
 
+class Cell:
+    """One figure of one benchmark over its repetitions."""
+
+    def __init__(self, values):
+        self.values = sorted(values)
+        self.median = statistics.median(self.values)
+        self.lo, self.hi = self.values[0], self.values[-1]
+        self.n = len(self.values)
+
+    def spread(self):
+        """Half the range of the repetitions, relative to the median; None with one."""
+        if self.n < 2 or self.median == 0:
+            return None
+        return (self.hi - self.lo) / 2 / abs(self.median)
+
+
 class Results:
     def __init__(self, path):
         with open(path) as f:
             data = json.load(f)
+        self.path = path
         self.context = data.get("context", {})
         self.runs = defaultdict(list)  # (workload, model, params) -> [benchmark dicts]
         self.errors = {}               # (workload, model, params) -> message
         for b in data.get("benchmarks", []):
             if b.get("run_type") != "iteration":
                 continue
-            key = parse_name(b["run_name"])
-            key = (key[0], key[1], tuple(sorted(key[2].items())))
+            w, m, p = parse_name(b["run_name"])
+            key = (w, m, tuple(sorted(p.items())))
             if b.get("error_occurred"):
                 self.errors[key] = b.get("error_message", "error")
             else:
                 self.runs[key].append(b)
+        listed = [m for m in self.context.get("muxlab_models", "").split(",") if m]
+        present = {k[1] for k in list(self.runs) + list(self.errors)}
+        self.order = listed + sorted(present - set(listed))
 
-    def get(self, workload, model, metric, **params):
-        """Median over repetitions, or None."""
-        runs = self.runs.get((workload, model, tuple(sorted(params.items()))))
-        if not runs:
-            return None
+    def cell(self, workload, model, metric, **params):
+        runs = self.runs.get((workload, model, tuple(sorted(params.items()))), [])
         values = [r[metric] for r in runs if metric in r]
-        return statistics.median(values) if values else None
+        return Cell(values) if values else None
 
-    def values(self, workload, model, metric, **params):
-        runs = self.runs.get((workload, model, tuple(sorted(params.items()))))
-        return [r[metric] for r in runs or [] if metric in r]
-
-    def spread(self, workload, model, metric, **params):
-        runs = self.runs.get((workload, model, tuple(sorted(params.items()))))
-        values = [r[metric] for r in runs or [] if metric in r]
-        if len(values) < 2 or statistics.median(values) == 0:
-            return None
-        return (max(values) - min(values)) / abs(statistics.median(values))
+    def by_repetition(self, workload, model, metric, **params):
+        """{i: value of the i-th run}: echo-bench's repetitions are runs of one name, in the order they ran."""
+        runs = self.runs.get((workload, model, tuple(sorted(params.items()))), [])
+        return {i: r[metric] for i, r in enumerate(r for r in runs if metric in r)}
 
     def models(self, workload=None):
         present = {k[1] for k in self.runs if workload is None or k[0] == workload}
-        return [m for m in MODELS if m in present] + sorted(present - set(MODELS))
+        return [m for m in self.order if m in present]
 
     def param_values(self, workload, name, **fixed):
         vals = set()
-        for (w, _, params) in self.runs:
+        for (w, _, params) in list(self.runs) + list(self.errors):
             p = dict(params)
             if w == workload and name in p and all(p.get(k) == v for k, v in fixed.items()):
                 vals.add(p[name])
@@ -98,36 +132,117 @@ class Results:
     def repetitions(self):
         return max((len(v) for v in self.runs.values()), default=0)
 
+    def sources(self):
+        """model -> (binary, folder), from echo-bench's context."""
+        out = {}
+        for entry in self.context.get("muxlab_model_sources", "").split(","):
+            parts = entry.split(":")
+            if len(parts) == 3:
+                out[parts[0]] = (parts[1], parts[2])
+        return out
 
-# ---- formatting -----------------------------------------------------------------
 
-def fmt(v, unit=""):
+# ---- statistics -------------------------------------------------------------------
+
+def differs(a, b):
+    """Whether the noise tells a from b: True, False, or None (no repetitions).
+
+    With three repetitions each, the Mann-Whitney U test can do no better than
+    p = 0.1, which it reaches exactly when the two ranges do not overlap: that is
+    the criterion then. With four or more each, the test at p < 0.05."""
+    if a is None or b is None or a.n < 2 or b.n < 2:
+        return None
+    if min(a.n, b.n) >= 4:
+        from scipy.stats import mannwhitneyu
+        return mannwhitneyu(a.values, b.values, alternative="two-sided").pvalue < 0.05
+    return a.hi < b.lo or b.hi < a.lo
+
+
+def ratio_text(a, b):
+    """a / b to the precision the noise allows ("1.5x", "0.93x"), "≈1x" when the
+    noise covers 1."""
+    if a is None or b is None or not b.median:
+        return "–"
+    r = a.median / b.median
+    if a.n < 2 or b.n < 2 or b.lo <= 0:
+        return f"{r:.2f}x"
+    lo, hi = a.lo / b.hi, a.hi / b.lo
+    if lo <= 1 <= hi:
+        return "≈1x"
+    width = max(hi - lo, 1e-9)  # the last digit printed is the first one the noise moves
+    decimals = min(3, max(0, math.floor(-math.log10(width)) + 1))
+    return f"{r:.{decimals}f}x"
+
+
+def change(old, new):
+    """The change from old to new: '+12%' when the noise tells them apart,
+    '(+3%)' when it does not, '+3%?' without repetitions."""
+    if old is None or new is None or not old.median:
+        return "–"
+    pct = (new.median / old.median - 1) * 100
+    text = f"{pct:+.0f}%"
+    sig = differs(old, new)
+    return text if sig else (f"({text})" if sig is False else text + "?")
+
+
+def best_group(res, fig, models):
+    """(best, ties, rest): the best model for a figure, the ones the noise does
+    not tell apart from it, and the others, each (model, cell), best first."""
+    cells = [(m, fig.cell(res, m)) for m in models]
+    cells = [(m, c) for m, c in cells if c is not None]
+    if not cells:
+        return None, [], []
+    cells.sort(key=lambda mc: mc[1].median, reverse=fig.higher_is_better)
+    best = cells[0]
+    ties = [mc for mc in cells[1:] if differs(best[1], mc[1]) is False]
+    rest = [mc for mc in cells[1:] if mc not in ties]
+    return best, ties, rest
+
+
+def ranking_stability(res, fig, models):
+    """(pairs kept, pairs) over every repetition: how often two models' order held."""
+    reps = {m: fig.by_repetition(res, m) for m in models}
+    reps = {m: r for m, r in reps.items() if len(r) >= 2}
+    names = list(reps)
+    kept = total = 0
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            a, b = reps[names[i]], reps[names[j]]
+            common = set(a) & set(b)
+            if len(common) < 2:
+                continue
+            signs = {(a[k] > b[k]) - (a[k] < b[k]) for k in common}
+            total += 1
+            kept += len(signs) == 1
+    return kept, total
+
+
+# ---- formatting -------------------------------------------------------------------
+
+def fmt(v):
+    """A number in a few characters: 221k, 4.41, 52.0, 3.0e-04, 0."""
     if v is None:
         return "–"
     a = abs(v)
-    if a >= 1e9:
-        s = f"{v / 1e9:.2f} G"
-    elif a >= 1e6:
-        s = f"{v / 1e6:.2f} M"
-    elif a >= 1e4:
-        s = f"{v / 1e3:.1f} k"
-    elif a >= 100:
-        s = f"{v:.0f} "
-    elif a >= 1:
-        s = f"{v:.2f} "
-    elif a == 0:
-        s = "0 "
-    else:
-        s = f"{v:.2g} "
-    return (s + unit).strip()
+    if a == 0:
+        return "0"
+    for above, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if a >= above:
+            return f"{v / scale:.3g}{suffix}" if a < scale * 1000 or suffix == "G" else f"{v / scale:.0f}{suffix}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 0.01:
+        return f"{v:.3g}"
+    return f"{v:.1e}"
 
 
-def ratio(a, b):
-    return None if a is None or not b else a / b
-
-
-def fmt_ratio(r):
-    return "–" if r is None else f"{r:.2f}x"
+def cell_text(c, scale=1.0, compact=False):
+    if c is None:
+        return "–"
+    sp = c.spread()
+    if sp is None:
+        return fmt(c.median * scale)
+    return fmt(c.median * scale) + ("±" if compact else " ±") + f"{sp * 100:.0f}%"
 
 
 def md_table(header, rows):
@@ -136,262 +251,479 @@ def md_table(header, rows):
     return "\n".join(out)
 
 
-# ---- the comparison table (side by side and the report's summary) ---------------
+def link(text, anchor):
+    return f"[{text}]({anchor})"
 
-def summary_columns(res):
-    """(header, getter) pairs; the connection counts follow what was run."""
+
+# ---- the figures compared -------------------------------------------------------------
+
+class Figure:
+    """One figure of one benchmark: what the tables compare model by model."""
+
+    def __init__(self, label, workload, metric, params, higher_is_better, scale=1.0, server_side=False):
+        self.label, self.workload, self.metric, self.params = label, workload, metric, params
+        self.higher_is_better, self.scale, self.server_side = higher_is_better, scale, server_side
+
+    def cell(self, res, model):
+        return res.cell(self.workload, model, self.metric, **self.params)
+
+    def by_repetition(self, res, model):
+        return res.by_repetition(self.workload, model, self.metric, **self.params)
+
+    def text(self, res, model, compact=False):
+        c = self.cell(res, model)
+        if c is None and self.server_side and model == "target":
+            return "not measured"
+        return cell_text(c, self.scale, compact)
+
+
+def busy_conns(res):
     conns = res.param_values("PingPong", "conns", bytes=64)
-    busy = 100 if 100 in conns else (max(conns) if conns else 100)
-    idle = res.param_values("IdleScaling", "idle")
-    big_idle = max(idle) if idle else 1000
-    return busy, big_idle, [
-        (f"msgs/s {busy} conns 64 B", lambda m: res.get("PingPong", m, "items_per_second", conns=busy, bytes=64), ""),
-        (f"msgs per server-CPU-s {busy} conns", lambda m: res.get("PingPong", m, "msgs_per_server_cpu_s", conns=busy, bytes=64), ""),
-        (f"server CPU us/msg {busy} conns", lambda m: res.get("PingPong", m, "server_cpu_us_per_msg", conns=busy, bytes=64), ""),
-        ("rtt p50 1 conn (us)", lambda m: res.get("PingPong", m, "rtt_p50_us", conns=1, bytes=64), ""),
-        (f"rtt p50 at {big_idle} idle (us)", lambda m: res.get("IdleScaling", m, "rtt_p50_us", idle=big_idle), ""),
-        ("idle CPU share", lambda m: res.get("IdleCpu", m, "server_cpu_share", conns=100), ""),
-        ("bulk MB/s", lambda m: mb(res.get("Bulk", m, "bytes_per_second", window=4 << 20)), ""),
+    return 100 if 100 in conns else (max(conns) if conns else 100)
+
+
+def summary_idle(res):
+    ks = res.param_values("IdleScaling", "idle")
+    return 1000 if 1000 in ks else (max(ks) if ks else 1000)
+
+
+def summary_figures(res):
+    busy, idle = busy_conns(res), summary_idle(res)
+    return [
+        Figure(("msgs/s", f"{busy} conns"), "PingPong", "items_per_second", {"conns": busy, "bytes": 64}, True),
+        Figure(("CPU us/msg", f"{busy} conns"), "PingPong", "server_cpu_us_per_msg",
+               {"conns": busy, "bytes": 64}, False, server_side=True),
+        Figure(("rtt us", "1 conn"), "PingPong", "rtt_p50_us", {"conns": 1, "bytes": 64}, False),
+        Figure(("rtt us", f"{idle} idle"), "IdleScaling", "rtt_p50_us", {"idle": idle}, False),
+        Figure(("idle CPU", "share"), "IdleCpu", "server_cpu_share", {"conns": 100}, False, server_side=True),
+        Figure(("bulk", "MB/s"), "Bulk", "bytes_per_second", {"window": 4 << 20}, True, 1e-6),
+        Figure(("calls/msg", f"{busy} conns"), "PingPong", "server_syscalls_per_msg",
+               {"conns": busy, "bytes": 64}, False, server_side=True),
     ]
 
 
-def mb(v):
-    return None if v is None else v / 1e6
+def best_lines(res, figures, models):
+    """'msgs/s: epoll-edge (ties: epoll, poll)' for every figure."""
+    lines = []
+    for fig in figures:
+        best, ties, _ = best_group(res, fig, models)
+        if best is None:
+            continue
+        tie_text = f" (not told apart from it: {', '.join(m for m, _ in ties)})" if ties else ""
+        lines.append(f"{' '.join(fig.label)}: {best[0]}{tie_text}")
+    return lines
 
 
-def print_table(res):
-    busy, big_idle, cols = summary_columns(res)
+def print_table(res, base=None):
+    figures = summary_figures(res)
     models = res.models()
-    header = ["model"] + [c[0] for c in cols] + ["x libevent", "x floor"]
-    rows = []
-    ref_l = res.get("PingPong", "libevent", "items_per_second", conns=busy, bytes=64)
-    ref_f = res.get("PingPong", "floor", "items_per_second", conns=busy, bytes=64)
-    for m in models:
-        v = res.get("PingPong", m, "items_per_second", conns=busy, bytes=64)
-        rows.append([m] + [fmt(g(m)) for _, g, _ in cols] + [fmt_ratio(ratio(v, ref_l)), fmt_ratio(ratio(v, ref_f))])
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
+    header = [["model"] + [f.label[0] for f in figures], [""] + [f.label[1] for f in figures]]
+    rows = [[m] + [f.text(res, m, compact=True) for f in figures] for m in models]
+    widths = [max(len(r[i]) for r in rows + header) for i in range(len(header[0]))]
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    for h in header:
+        print(line(h))
     for r in rows:
         print(line(r))
-    print(f"(x libevent / x floor: msgs/s at {busy} connections, 64 B, as a ratio to libevent-server and to the floor)")
+    reps = res.repetitions()
+    print(f"Median of {reps} repetitions ±half their range." if reps > 1 else
+          "One repetition: no spread measured, nothing ranked against noise.")
+    if reps > 1:
+        print("Best, and what the noise does not tell apart from it:")
+        for text in best_lines(res, figures, [m for m in models if m != "target"]):
+            print("  " + text)
+        kept, total = ranking_stability(res, figures[1], [m for m in models if m != "target"])
+        if total:
+            print(f"Ranking by CPU per message: {kept} of {total} pairs of models kept their order in every repetition.")
+    if base is not None:
+        print()
+        print(f"Change against {base.path} (in parentheses: inside the noise):")
+        rows = [[m] + [change(f.cell(base, m), f.cell(res, m)) for f in figures] for m in models]
+        widths = [max(len(r[i]) for r in rows + header) for i in range(len(header[0]))]
+        for h in header:
+            print(line(h))
+        for r in rows:
+            print(line(r))
+    warning = build_warning(res)
+    if warning:
+        print("WARNING: " + warning)
     if res.errors:
-        print("skipped or failed:")
-        for (w, m, p), msg in sorted(res.errors.items()):
-            print(f"  BM_{w}/{m} {dict(p)}: {msg}")
+        print(f"{len(res.errors)} benchmarks skipped or failed (the report lists why).")
+
+
+def build_warning(res):
+    ctx = res.context
+    if "muxlab_build_warning" in ctx:
+        return ctx["muxlab_build_warning"]
+    if "debug" in ctx.get("muxlab_build_type", "").lower():
+        return "muxlab was built as Debug: these figures measure that build, not the models"
+    return None
 
 
 # ---- plots ---------------------------------------------------------------------------
 
-def plot_all(res, out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    made = {}
+class Plots:
+    def __init__(self, res, out):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib import patheffects, ticker
+        self.res, self.out, self.plt, self.ticker, self.effects = res, out, plt, ticker, patheffects
+        self.made = set()
 
-    def line(ax, xs, ys, m):
-        pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
-        if pts:
-            c, mk, ls = STYLE.get(m, ("#333333", ".", "-"))
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=c, marker=mk, linestyle=ls, label=m,
-                    linewidth=2.2 if m in ("epoll", "libevent", "floor") else 1.3)
+    def style(self, m):
+        if m in STYLE:
+            return STYLE[m]
+        i = self.res.order.index(m) if m in self.res.order else len(self.res.order)
+        return FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)], "o", "-"
 
-    def finish(fig, name):
-        path = os.path.join(out, name)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        made[name] = True
+    def save(self, fig, name):
+        fig.savefig(os.path.join(self.out, name), dpi=110, bbox_inches="tight")
+        self.plt.close(fig)
+        self.made.add(name)
 
-    # 1. Ping-pong: throughput and efficiency against connections.
-    sizes = res.param_values("PingPong", "bytes")
-    if sizes:
-        fig, axes = plt.subplots(len(sizes), 2, figsize=(13, 4.8 * len(sizes)), squeeze=False)
+    def log_axis(self, ax, axis, values):
+        """A log axis with labelled ticks at 1, 2, 5 x 10^k across the values, so
+        that it always reads, however narrow the range."""
+        values = [v for v in values if v and v > 0]
+        if not values:
+            return
+        lo, hi = min(values), max(values)
+        steps = (1, 2, 5) if hi / lo < 1000 else (1,)  # wider ranges: one tick a decade
+        ticks = [m * 10 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                 for m in steps]
+        inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+        if len(inside) < 2:
+            inside = [t for t in ticks if lo / 3 <= t <= hi * 3]
+        getattr(ax, f"set_{axis}scale")("log")
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        target.set_major_locator(self.ticker.FixedLocator(inside))
+        target.set_major_formatter(self.ticker.FuncFormatter(lambda v, _: fmt(v)))
+        target.set_minor_locator(self.ticker.NullLocator())
+        getattr(ax, f"set_{axis}lim")(min(inside + [lo]) / 1.2, max(inside + [hi]) * 1.2)
+
+    def series(self, ax, xs, cells, m, scale=1.0):
+        """Medians with min-max whiskers; a line only through three points or more
+        (fewer: markers alone, a line would suggest a trend)."""
+        pts = [(x, c) for x, c in zip(xs, cells) if c is not None]
+        if not pts:
+            return []
+        colour, marker, ls = self.style(m)
+        x = [p[0] for p in pts]
+        y = [p[1].median * scale for p in pts]
+        err = [[(p[1].median - p[1].lo) * scale for p in pts], [(p[1].hi - p[1].median) * scale for p in pts]]
+        ax.errorbar(x, y, yerr=err if any(e > 0 for e in err[0] + err[1]) else None, color=colour, marker=marker,
+                    linestyle=ls if len(pts) >= 3 else "none", label=m, capsize=2,
+                    linewidth=2.0 if m in ("epoll", "uring", "floor") else 1.2)
+        return y + [p[1].lo * scale for p in pts] + [p[1].hi * scale for p in pts]
+
+    def bars(self, ax, names, cells, scale=1.0, log=False):
+        """Bars of medians with min-max whiskers; on a log axis a zero has no bar
+        but a '0' where it would stand."""
+        values = []
+        for i, (m, c) in enumerate(zip(names, cells)):
+            if c is None:
+                continue
+            v = c.median * scale
+            if log and v <= 0:
+                continue
+            ax.bar(i, v, color=self.style(m)[0])
+            if c.n > 1:  # black on a white edge: seen on any bar
+                ax.vlines(i, c.lo * scale, c.hi * scale, color="k", linewidth=1.2,
+                          path_effects=[self.effects.withStroke(linewidth=3, foreground="white")])
+            values += [v, c.hi * scale] + ([c.lo * scale] if c.lo > 0 else [])
+        if log:
+            self.log_axis(ax, "y", values)
+            bottom = ax.get_ylim()[0]
+            for i, c in enumerate(cells):
+                if c is not None and c.median <= 0:
+                    ax.text(i, bottom * 1.1, "0", ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+
+    def whisker_note(self):
+        reps = self.res.repetitions()
+        return f"median of {reps} runs, whiskers: min-max" if reps > 1 else "one run, no spread measured"
+
+    # -- the figures
+
+    def pingpong(self):
+        res = self.res
+        sizes = res.param_values("PingPong", "bytes")
+        if not sizes:
+            return
+        fig, axes = self.plt.subplots(len(sizes), 2, figsize=(13, 4.8 * len(sizes)), squeeze=False)
         for row, size in enumerate(sizes):
             conns = res.param_values("PingPong", "conns", bytes=size)
+            ys = [[], []]
             for m in res.models("PingPong"):
-                line(axes[row][0], conns, [res.get("PingPong", m, "items_per_second", conns=c, bytes=size) for c in conns], m)
-                line(axes[row][1], conns, [res.get("PingPong", m, "msgs_per_server_cpu_s", conns=c, bytes=size) for c in conns], m)
-            axes[row][0].set_title(f"Ping-pong, {size} B messages: messages per second")
-            axes[row][1].set_title(f"{size} B: messages per server-CPU second (higher = cheaper)")
-            for ax in axes[row]:
-                ax.set_xscale("log")
-                ax.set_yscale("log")
+                ys[0] += self.series(axes[row][0], conns, [res.cell("PingPong", m, "items_per_second", conns=c, bytes=size) for c in conns], m)
+                ys[1] += self.series(axes[row][1], conns, [res.cell("PingPong", m, "msgs_per_server_cpu_s", conns=c, bytes=size) for c in conns], m)
+            axes[row][0].set_title(f"{size}-byte messages: messages per second")
+            axes[row][1].set_title(f"{size}-byte messages: per second of server CPU (higher = cheaper)")
+            for ax, y in zip(axes[row], ys):
+                self.log_axis(ax, "x", conns)
+                self.log_axis(ax, "y", y)
                 ax.set_xlabel("connections, one message in flight each")
-                ax.grid(True, which="both", alpha=0.3)
+                ax.grid(True, alpha=0.3)
             axes[row][0].set_ylabel("messages/s")
             axes[row][1].set_ylabel("messages / server CPU second")
-        axes[0][1].legend(fontsize=8, ncol=2)
-        finish(fig, "pingpong.png")
+        axes[0][1].legend(fontsize=8, ncol=2, title=self.whisker_note(), title_fontsize=8)
+        self.save(fig, "pingpong.png")
 
-    # 2. Idle scaling: the select/poll-versus-epoll picture.
-    ks = res.param_values("IdleScaling", "idle")
-    if ks:
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-        pos = list(range(len(ks)))
-        for m in res.models("IdleScaling"):
-            line(axes[0], pos, [res.get("IdleScaling", m, "rtt_p50_us", idle=k) for k in ks], m)
-            line(axes[1], pos, [res.get("IdleScaling", m, "server_cpu_us_per_msg", idle=k) for k in ks], m)
-        for ax, title, ylab in ((axes[0], "Round trip (p50) of 1 active connection", "microseconds"),
-                                (axes[1], "Server CPU per message", "microseconds of server CPU")):
-            ax.set_xticks(pos, [str(k) for k in ks])
-            ax.set_yscale("log")
-            ax.set_xlabel("idle connections alongside")
-            ax.set_ylabel(ylab)
+    def latency(self):
+        """The round-trip distribution at one connection: a CDF read at its tail."""
+        res = self.res
+        from_load = [("p0", 0), ("p10", 10), ("p25", 25), ("p50", 50), ("p75", 75), ("p90", 90), ("p99", 99),
+                     ("p99_9", 99.9), ("p99_99", 99.99)]
+        models = [m for m in res.models("PingPong") if res.cell("PingPong", m, "rtt_p50_us", conns=1, bytes=64)]
+        if not models:
+            return
+        fig, ax = self.plt.subplots(figsize=(10, 5.5))
+        ys = lambda p: -math.log10(1 - p / 100)  # 0, 1 (90 %), 2 (99 %), 3 (99.9 %)...
+        xs_all = []
+        for m in models:
+            pts = [(res.cell("PingPong", m, f"rtt_{name}_us", conns=1, bytes=64), p) for name, p in from_load]
+            pts = [(c.median, ys(p)) for c, p in pts if c is not None]
+            colour, marker, ls = self.style(m)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, marker=marker, linestyle=ls, label=m,
+                    markersize=4, linewidth=2.0 if m in ("epoll", "uring", "floor") else 1.2)
+            xs_all += [p[0] for p in pts]
+        ticks = [0, 50, 90, 99, 99.9, 99.99]
+        ax.set_yticks([ys(t) for t in ticks], [f"{t:g} %" for t in ticks])
+        self.log_axis(ax, "x", xs_all)
+        ax.set_xlabel("round trip, microseconds (one connection, 64-byte messages)")
+        ax.set_ylabel("share of messages at most this slow")
+        ax.set_title("Latency distribution (median of the runs at each percentile)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, ncol=2)
+        self.save(fig, "latency.png")
+
+    def cpu(self):
+        """CPU against throughput, and CPU while idle."""
+        res = self.res
+        busy = busy_conns(res)
+        models = [m for m in res.models("PingPong")
+                  if res.cell("PingPong", m, "server_cpu_us_per_msg", conns=busy, bytes=64)]
+        idle_models = res.models("IdleCpu")
+        if not models and not idle_models:
+            return
+        fig, axes = self.plt.subplots(1, 2, figsize=(14, 5.2))
+        xs, ys = [], []
+        for m in models:
+            x = res.cell("PingPong", m, "items_per_second", conns=busy, bytes=64)
+            y = res.cell("PingPong", m, "server_cpu_us_per_msg", conns=busy, bytes=64)
+            colour, marker, _ = self.style(m)
+            axes[0].errorbar([x.median], [y.median], xerr=[[x.median - x.lo], [x.hi - x.median]],
+                             yerr=[[y.median - y.lo], [y.hi - y.median]], color=colour, marker=marker, label=m,
+                             capsize=2, linestyle="none", markersize=8)
+            xs += [x.lo, x.hi]
+            ys += [y.lo, y.hi]
+        if models:
+            axes[0].set_xlabel(f"messages per second, {busy} connections, 64 B (right: more)")
+            axes[0].set_ylabel("server CPU per message, us (down: cheaper)")
+            axes[0].set_title("CPU against throughput (" + self.whisker_note() + ")")
+            axes[0].grid(True, alpha=0.3)
+            axes[0].legend(fontsize=8, ncol=2)
+        if idle_models:
+            cells = [res.cell("IdleCpu", m, "server_cpu_share", conns=100) for m in idle_models]
+            self.bars(axes[1], idle_models, cells, log=True)
+            axes[1].set_ylabel("server CPU seconds per second (log)")
+            axes[1].set_title("CPU while idle: 100 connections open, nothing sent")
+        self.save(fig, "cpu.png")
+
+    def idle_scaling(self):
+        res = self.res
+        ks = res.param_values("IdleScaling", "idle")
+        models = res.models("IdleScaling")
+        if not models:
+            return
+        fig, axes = self.plt.subplots(2, 2, figsize=(14, 10))
+        ys = [[], []]
+        for m in models:
+            ys[0] += self.series(axes[0][0], ks, [res.cell("IdleScaling", m, "rtt_p50_us", idle=k) for k in ks], m)
+            ys[1] += self.series(axes[0][1], ks, [res.cell("IdleScaling", m, "server_cpu_us_per_msg", idle=k) for k in ks], m)
+        for ax, y, title, label in ((axes[0][0], ys[0], "Round trip (p50) of the one active connection", "microseconds"),
+                                    (axes[0][1], ys[1], "Server CPU per message", "microseconds of server CPU")):
+            ax.set_xscale("symlog", linthresh=100)
+            ax.set_xticks(ks, [fmt(k) for k in ks])
+            ax.xaxis.set_minor_locator(self.ticker.NullLocator())
+            self.log_axis(ax, "y", y)
+            ax.set_xlabel("idle connections alongside (K)")
+            ax.set_ylabel(label)
             ax.set_title(title)
-            ax.grid(True, which="both", alpha=0.3)
-        axes[0].legend(fontsize=8, ncol=2)
-        # RSS per idle connection at the largest K each model reached.
-        names, vals = [], []
-        for m in res.models("IdleScaling"):
-            reached = [k for k in ks if res.get("IdleScaling", m, "rss_per_idle_conn_bytes", idle=k) is not None]
-            if reached:
-                names.append(f"{m}\n({max(reached)})")
-                vals.append(max(1.0, res.get("IdleScaling", m, "rss_per_idle_conn_bytes", idle=max(reached))))
-        if names:
-            axes[2].bar(range(len(names)), vals, color=[STYLE.get(n.split("\n")[0], ("#333",))[0] for n in names])
-            axes[2].set_xticks(range(len(names)), names, fontsize=7, rotation=45)
-            axes[2].set_yscale("log")
-            axes[2].axhline(1024, color="k", linestyle=":", linewidth=1)
-            axes[2].text(len(names) - 0.5, 1100, "1 KiB", ha="right", fontsize=8)
-            axes[2].set_ylabel("bytes of server RSS")
-            axes[2].set_title("Server RSS per idle connection (at the largest K)")
-        finish(fig, "idle_scaling.png")
+            ax.grid(True, alpha=0.3)
+        axes[0][0].legend(fontsize=8, ncol=2, title=self.whisker_note(), title_fontsize=8)
+        # Memory at the largest K each model reached: the server's, then the kernel's.
+        for ax, metric, title in ((axes[1][0], "rss_per_idle_conn_bytes", "Server RSS per idle connection"),
+                                  (axes[1][1], "kernel_slab_per_idle_conn_bytes",
+                                   "Kernel slab per idle connection (both ends)")):
+            names, cells = [], []
+            for m in models:
+                reached = [k for k in ks if k > 0 and res.cell("IdleScaling", m, metric, idle=k)]
+                if reached:
+                    names.append(f"{m} ({fmt(max(reached))})")
+                    cells.append(res.cell("IdleScaling", m, metric, idle=max(reached)))
+            if names:
+                self.bars(ax, [n.split(" ")[0] for n in names], cells)
+                ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+                ax.set_ylabel("bytes")
+                ax.set_title(title + ", at the largest K")
+                ax.grid(True, axis="y", alpha=0.3)
+        self.save(fig, "idle_scaling.png")
 
-    # 3. Chunking: the recv() sizes a client sees, per model.
-    kbs = res.param_values("Chunking", "reply_kb")
-    recvs = res.param_values("Chunking", "recv")
-    if kbs:
-        fig, axes = plt.subplots(len(recvs), len(kbs), figsize=(5.2 * len(kbs), 4.3 * len(recvs)), squeeze=False)
+    def chunking(self):
+        res = self.res
+        kbs = res.param_values("Chunking", "reply_kb")
+        recvs = res.param_values("Chunking", "recv")
+        if not kbs:
+            return
+        fig, axes = self.plt.subplots(len(recvs), len(kbs), figsize=(max(7, 5.2 * len(kbs)), 4.3 * len(recvs)),
+                                      squeeze=False)
         for i, rv in enumerate(sorted(recvs, reverse=True)):
             for j, kb in enumerate(kbs):
                 ax = axes[i][j]
-                models = [m for m in res.models("Chunking") if res.get("Chunking", m, "chunk_median", reply_kb=kb, recv=rv)]
+                models = [m for m in res.models("Chunking") if res.cell("Chunking", m, "chunk_median", reply_kb=kb, recv=rv)]
                 for x, m in enumerate(models):
-                    g = lambda k: res.get("Chunking", m, k, reply_kb=kb, recv=rv)
-                    c = STYLE.get(m, ("#333",))[0]
+                    g = lambda k: res.cell("Chunking", m, k, reply_kb=kb, recv=rv).median
+                    c = self.style(m)[0]
                     ax.vlines(x, g("chunk_min"), g("chunk_max"), color=c, linewidth=1)
                     ax.vlines(x, g("chunk_p10"), g("chunk_p90"), color=c, linewidth=7, alpha=0.5)
                     ax.plot(x, g("chunk_median"), marker="o", color=c)
                     ax.text(x, g("chunk_max") * 1.3, f"{g('recv_calls_per_reply'):.3g}", ha="center", fontsize=7)
-                ax.set_xticks(range(len(models)), models, rotation=45, fontsize=7)
-                ax.set_yscale("log")
-                ax.set_ylim(0.7, max(rv, 1) * 6)
-                ax.grid(True, axis="y", which="both", alpha=0.3)
+                ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=7)
+                self.log_axis(ax, "y", [1, rv * 4])
+                ax.grid(True, axis="y", alpha=0.3)
                 ax.set_title(f"reply {kb} KiB, recv({rv // 1024} KiB)", fontsize=10)
                 if j == 0:
                     ax.set_ylabel("bytes per recv()")
-        fig.suptitle("Chunk sizes: min-max line, p10-p90 bar, median dot; number above = recv() calls per reply")
-        finish(fig, "chunking.png")
+        fig.suptitle("Bytes per recv() (the number above: recv() calls per reply)", fontsize=11, y=1.0)
+        fig.tight_layout()
+        self.save(fig, "chunking.png")
 
-    # 4. CPU: per message under load, and when nothing happens.
-    busy, _, _ = summary_columns(res)
-    models = res.models()
-    per_msg = [(m, res.get("PingPong", m, "server_cpu_us_per_msg", conns=busy, bytes=64),
-                res.get("PingPong", m, "client_cpu_us_per_msg", conns=busy, bytes=64)) for m in models]
-    per_msg = [p for p in per_msg if p[1] is not None]
-    idle = [(m, res.get("IdleCpu", m, "server_cpu_share", conns=100)) for m in models]
-    idle = [p for p in idle if p[1] is not None]
-    if per_msg or idle:
-        fig, axes = plt.subplots(1, 2, figsize=(14, 4.8))
-        if per_msg:
-            x = range(len(per_msg))
-            axes[0].bar([i - 0.2 for i in x], [p[1] for p in per_msg], 0.4, label="server",
-                        color=[STYLE.get(p[0], ("#333",))[0] for p in per_msg])
-            axes[0].bar([i + 0.2 for i in x], [p[2] or 0 for p in per_msg], 0.4, label="load generator",
-                        color="#cccccc", edgecolor="#888888")
-            axes[0].set_xticks(list(x), [p[0] for p in per_msg], rotation=45, fontsize=8)
-            axes[0].set_ylabel("microseconds of CPU per message")
-            axes[0].set_title(f"CPU per message, {busy} connections, 64 B (lower is better)")
-            axes[0].legend(fontsize=8)
-        if idle:
-            floor = 1e-5
-            axes[1].bar(range(len(idle)), [max(floor, p[1]) for p in idle],
-                        color=[STYLE.get(p[0], ("#333",))[0] for p in idle])
-            axes[1].set_xticks(range(len(idle)), [p[0] for p in idle], rotation=45, fontsize=8)
-            axes[1].set_yscale("log")
-            axes[1].set_ylim(floor / 2, 2)
-            for i, p in enumerate(idle):
-                axes[1].text(i, max(floor, p[1]) * 1.3, "0" if p[1] == 0 else (f"{p[1]:.1e}" if p[1] < 0.01 else f"{p[1]:.2f}"),
-                             ha="center", fontsize=7)
-            axes[1].set_ylabel("server CPU seconds per second (log)")
-            axes[1].set_title("Idle CPU: 100 connections open, no traffic")
-        finish(fig, "cpu.png")
-
-    # 5. Bulk.
-    bulk = [(m, mb(res.get("Bulk", m, "bytes_per_second", window=4 << 20))) for m in models]
-    bulk = [b for b in bulk if b[1] is not None]
-    if bulk:
-        fig, ax = plt.subplots(figsize=(9, 4.3))
-        ax.bar(range(len(bulk)), [b[1] for b in bulk], color=[STYLE.get(b[0], ("#333",))[0] for b in bulk])
-        for i, (m, v) in enumerate(bulk):  # the repetitions' range, when there are several
-            vals = [x / 1e6 for x in res.values("Bulk", m, "bytes_per_second", window=4 << 20)]
-            if len(vals) > 1:
-                ax.vlines(i, min(vals), max(vals), color="k", linewidth=1.5)
-        ax.set_xticks(range(len(bulk)), [b[0] for b in bulk], rotation=45, fontsize=8)
-        floor = dict(bulk).get("floor")
-        if floor:
-            ax.axhline(floor, color="k", linestyle=":", linewidth=1)
-            ax.axhline(0.8 * floor, color="r", linestyle=":", linewidth=1)
-            ax.text(-0.4, 0.8 * floor, "0.8 x floor", ha="left", va="bottom", fontsize=8, color="r")
-        ax.set_ylabel("MB/s echoed")
-        ax.set_title("Bulk raw echo, one connection streaming both ways (black: range over repetitions)")
-        finish(fig, "bulk.png")
-    return made
-
-
-# ---- targets (issue 4, part 5) ------------------------------------------------------------
-
-def targets(res):
-    rows = []
-
-    def add(name, measured, goal, higher_is_better, detail):
-        if measured is None:
-            rows.append([name, "not measured", goal_text(goal, higher_is_better), "–", detail])
+    def bulk(self):
+        res = self.res
+        models = res.models("Bulk")
+        if not models:
             return
-        met = measured >= goal if higher_is_better else measured <= goal
-        margin = (measured / goal - 1) * 100
-        rows.append([name, f"{measured:.0f}" if measured >= 100 else f"{measured:.2f}", goal_text(goal, higher_is_better),
-                     ("**met**" if met else "**missed**") + f" ({margin:+.0f} % vs target)", detail])
+        fig, axes = self.plt.subplots(1, 2, figsize=(14, 4.8))
+        self.bars(axes[0], models, [res.cell("Bulk", m, "bytes_per_second", window=4 << 20) for m in models], 1e-6)
+        axes[0].set_ylabel("MB/s echoed")
+        axes[0].set_title("Bulk raw echo, one connection (" + self.whisker_note() + ")")
+        measured = [m for m in models if res.cell("Bulk", m, "bytes_per_server_cpu_s", window=4 << 20)]
+        self.bars(axes[1], measured, [res.cell("Bulk", m, "bytes_per_server_cpu_s", window=4 << 20) for m in measured], 1e-6)
+        axes[1].set_ylabel("MB per server CPU second")
+        axes[1].set_title("Bytes per second of server CPU (higher = cheaper)")
+        for ax in axes:
+            ax.grid(True, axis="y", alpha=0.3)
+        self.save(fig, "bulk.png")
 
-    def goal_text(goal, hib):
-        return ("≥ " if hib else "≤ ") + f"{goal:g}"
+    def all(self):
+        for draw in (self.pingpong, self.latency, self.cpu, self.idle_scaling, self.chunking, self.bulk):
+            draw()
+        return self.made
 
-    for c in (100, 1000):
-        e = res.get("PingPong", "epoll", "msgs_per_server_cpu_s", conns=c, bytes=64)
-        l = res.get("PingPong", "libevent", "msgs_per_server_cpu_s", conns=c, bytes=64)
-        add(f"epoll / libevent, msgs per server-CPU-s, {c} conns 64 B", ratio(e, l), 1.2, True,
-            f"epoll {fmt(e)}, libevent {fmt(l)}; msgs/s {fmt(res.get('PingPong', 'epoll', 'items_per_second', conns=c, bytes=64))}"
-            f" vs {fmt(res.get('PingPong', 'libevent', 'items_per_second', conns=c, bytes=64))}")
-    for c in (100, 1000):
-        e = res.get("PingPong", "epoll", "bytes_per_server_cpu_s", conns=c, bytes=16384)
-        l = res.get("PingPong", "libevent", "bytes_per_server_cpu_s", conns=c, bytes=16384)
-        add(f"epoll / libevent, bytes per server-CPU-s, {c} conns 16 KiB", ratio(e, l), 1.5, True,
-            f"epoll {fmt(e, 'B')}, libevent {fmt(l, 'B')}")
-    e = res.get("PingPong", "epoll", "rtt_p50_us", conns=1, bytes=64)
-    f = res.get("PingPong", "floor", "rtt_p50_us", conns=1, bytes=64)
-    add("epoll rtt p50 1 conn / floor's", ratio(e, f), 1.2, False, f"epoll {fmt(e, 'us')}, floor {fmt(f, 'us')}")
-    k = 10000
-    a = res.get("IdleScaling", "epoll", "rtt_p50_us", idle=k)
-    z = res.get("IdleScaling", "epoll", "rtt_p50_us", idle=0)
-    others = []
-    for m in ("poll", "select", "nonblocking", "libevent-poll", "libevent-select"):
-        reached = [kk for kk in res.param_values("IdleScaling", "idle") if kk > 0 and res.get("IdleScaling", m, "rtt_p50_us", idle=kk)]
-        r = ratio(res.get("IdleScaling", m, "rtt_p50_us", idle=max(reached)), res.get("IdleScaling", m, "rtt_p50_us", idle=0)) if reached else None
-        if r is not None:
-            others.append(f"{m} {r:.2f}x at {max(reached)}")
-    add(f"epoll rtt p50 at {k} idle / at 0", ratio(a, z), 1.1, False,
-        f"{fmt(a, 'us')} vs {fmt(z, 'us')}; for comparison: " + ("; ".join(others) or "–"))
-    r = res.get("IdleScaling", "epoll", "rss_per_idle_conn_bytes", idle=k)
-    add(f"epoll RSS per idle conn at {k} (bytes)", r, 1024, False,
-        f"server RSS {fmt(res.get('IdleScaling', 'epoll', 'server_rss_bytes', idle=k), 'B')} with {k} idle")
-    e = res.get("Bulk", "epoll", "bytes_per_second", window=4 << 20)
-    f = res.get("Bulk", "floor", "bytes_per_second", window=4 << 20)
-    ee = res.get("Bulk", "epoll", "bytes_per_server_cpu_s", window=4 << 20)
-    fe = res.get("Bulk", "floor", "bytes_per_server_cpu_s", window=4 << 20)
-    add("epoll bulk / floor bulk", ratio(e, f), 0.8, True,
-        f"epoll {fmt(mb(e))} MB/s, floor {fmt(mb(f))} MB/s; per server-CPU-second {fmt_ratio(ratio(ee, fe))}")
+
+# ---- which model when ------------------------------------------------------------------
+
+def names(group):
+    return ", ".join(m for m, _ in group)
+
+
+def pick_text(best, ties):
+    return best[0] + (f" (tied: {names(ties)})" if ties else "")
+
+
+def advice(res):
+    """Rows (situation, pick, why, see) from this run's figures."""
+    models = [m for m in res.models() if m not in ("floor", "target")]
+    rows = []
+    idle_cpu = {m: res.cell("IdleCpu", m, "server_cpu_share", conns=100) for m in models}
+    sleepers = [m for m in models if idle_cpu[m] is None or idle_cpu[m].median < 0.1]
+    burners = [m for m in models if idle_cpu[m] is not None and idle_cpu[m].median >= 0.1]
+
+    # Latency with one connection.
+    lat = Figure(("rtt",), "PingPong", "rtt_p50_us", {"conns": 1, "bytes": 64}, False)
+    best, ties, _ = best_group(res, lat, sleepers)
+    if best:
+        p99 = res.cell("PingPong", best[0], "rtt_p99_us", conns=1, bytes=64)
+        why = f"{fmt(best[1].median)} us round trip (p50), {fmt(p99.median if p99 else None)} us at p99, one connection"
+        fast = [m for m in burners if res.cell("PingPong", m, "rtt_p50_us", conns=1, bytes=64)]
+        if fast:
+            c = res.cell("PingPong", fast[0], "rtt_p50_us", conns=1, bytes=64)
+            why += f"; {fast[0]} answers in {fmt(c.median)} us but burns a whole CPU while idle"
+        rows.append(["Few connections, lowest latency", pick_text(best, ties), why,
+                     link("latency", "#latency") + ", " + link("plot", "latency.png")])
+
+    # Many busy connections: server CPU per message at the most connections run.
+    conns = res.param_values("PingPong", "conns", bytes=64)
+    if conns:
+        c = max(conns)
+        eff = Figure(("",), "PingPong", "server_cpu_us_per_msg", {"conns": c, "bytes": 64}, False)
+        best, ties, rest = best_group(res, eff, models)
+        if best:
+            worst = rest[-1] if rest else None
+            why = f"{fmt(best[1].median)} us of server CPU per message with {c} busy connections"
+            if worst:
+                why += f" ({worst[0]}: {fmt(worst[1].median)} us)"
+            rows.append([f"Many busy connections ({c}), small messages", pick_text(best, ties), why,
+                         link("ping-pong", "#ping-pong") + ", " + link("plot", "cpu.png")])
+
+    # Many idle connections: flat round trip at the largest K, then memory.
+    ks = [k for k in res.param_values("IdleScaling", "idle") if k > 0]
+    reached = [k for k in ks if sum(1 for m in models if res.cell("IdleScaling", m, "rtt_p50_us", idle=k)) >= 2]
+    if reached:
+        k = max(reached)
+        flat, grew = [], []
+        for m in models:
+            at_k = res.cell("IdleScaling", m, "rtt_p50_us", idle=k)
+            at_0 = res.cell("IdleScaling", m, "rtt_p50_us", idle=0) or res.cell("PingPong", m, "rtt_p50_us", conns=1, bytes=64)
+            if at_k is None or at_0 is None:
+                continue
+            factor = at_k.median / at_0.median
+            (flat if factor < 1.5 or differs(at_k, at_0) is False else grew).append((m, factor))
+        memory = {m: res.cell("IdleScaling", m, "rss_per_idle_conn_bytes", idle=k) for m, _ in flat}
+        flat.sort(key=lambda mf: memory[mf[0]].median if memory[mf[0]] else float("inf"))
+        if flat:
+            lean = [m for m, _ in flat if memory[m] is not None]
+            why = f"round trip at {fmt(k)} idle within 1.5x of none for {', '.join(m for m, _ in flat)}"
+            if lean:
+                why += f"; least memory per idle connection: {lean[0]} ({fmt(memory[lean[0]].median)} B)"
+            if grew:
+                why += "; grew: " + ", ".join(f"{m} {f:.0f}x" for m, f in sorted(grew, key=lambda mf: mf[1]))
+            rows.append([f"Many connections ({fmt(k)}), mostly idle", lean[0] if lean else flat[0][0], why,
+                         link("idle connections", "#idle-connections") + ", " + link("plot", "idle_scaling.png")])
+
+    # Large messages, then bulk.
+    big = [b for b in res.param_values("PingPong", "bytes") if b > 64]
+    if big and conns:
+        b, c = max(big), max(res.param_values("PingPong", "conns", bytes=max(big)))
+        eff = Figure(("",), "PingPong", "bytes_per_server_cpu_s", {"conns": c, "bytes": b}, True)
+        best, ties, _ = best_group(res, eff, models)
+        if best:
+            rows.append([f"Large messages ({fmt(b)} B)", pick_text(best, ties),
+                         f"{fmt(best[1].median)}B moved per second of server CPU at {c} connections",
+                         link("ping-pong", "#ping-pong")])
+    bulk = Figure(("",), "Bulk", "bytes_per_server_cpu_s", {"window": 4 << 20}, True)
+    best, ties, rest = best_group(res, bulk, models)
+    if best:
+        why = f"{fmt(best[1].median)}B echoed per second of server CPU"
+        if rest:
+            why += f" ({rest[-1][0]}: {fmt(rest[-1][1].median)}B)"
+        rows.append(["Bulk transfers", pick_text(best, ties), why,
+                     link("bulk", "#bulk") + ", " + link("plot", "bulk.png")])
+
+    # A CPU budget while nothing happens.
+    if burners or sleepers:
+        why = ("every model that sleeps in the kernel uses next to no CPU with 100 idle connections"
+               + (f"; {', '.join(burners)} burn{'s' if len(burners) == 1 else ''} "
+                  f"{fmt(idle_cpu[burners[0]].median)} of a CPU" if burners else ""))
+        rows.append(["A CPU budget while idle", "anything but " + ", ".join(burners) if burners else "any",
+                     why, link("CPU", "#cpu") + ", " + link("plot", "cpu.png")])
+
+    # Portability and code.
+    rows.append(["Portability, code to read", "see the table",
+                 "what each runs on, and how many lines its server takes",
+                 link("portability and code", "#portability-and-code")])
     return rows
 
 
@@ -405,16 +737,22 @@ def machine(res):
         virt = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Hypervisor vendor")), None)
     except OSError:
         model, virt = "?", None
-    lines = [f"- CPU: {model}, {ctx.get('num_cpus', os.cpu_count())} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz"
-             + (f" (virtual machine, {virt})" if virt else ""),
-             f"- kernel: {platform.system()} {platform.release()}",
-             f"- run: {ctx.get('date', '?')} on {ctx.get('host_name', '?')}; load average at start {ctx.get('load_avg', '?')}",
-             f"- pinning: {ctx.get('muxlab_pinning', 'unknown')}; scheduling: {ctx.get('muxlab_scheduling', 'unknown')}",
-             f"- measured time per benchmark: {ctx.get('muxlab_seconds_per_benchmark', '?')} s, "
-             f"repetitions: {res.repetitions()}; RLIMIT_NOFILE {ctx.get('muxlab_rlimit_nofile', '?')}",
-             f"- Google Benchmark library build: {ctx.get('library_build_type', '?')} (the timing loop is one "
-             "iteration per benchmark, so its build type does not matter)"]
-    return "\n".join(lines)
+    load = ctx.get("load_avg", "?")
+    if isinstance(load, list):
+        load = ", ".join(f"{x:.2f}" for x in load)
+    return "\n".join([
+        f"- CPU: {model}, {ctx.get('num_cpus', os.cpu_count())} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz"
+        + (f" (virtual machine, {virt})" if virt else ""),
+        f"- kernel: {platform.system()} {platform.release()}",
+        f"- run: {ctx.get('date', '?')} on {ctx.get('host_name', '?')}; load average at the start: {load}",
+        f"- muxlab {ctx.get('muxlab_version', '?')}, commit {ctx.get('muxlab_commit', '?')}, "
+        f"build {ctx.get('muxlab_build_type', '?')}",
+        f"- pinning: {ctx.get('muxlab_pinning', '?')}; scheduling: {ctx.get('muxlab_scheduling', '?')}",
+        f"- measured time per benchmark: {ctx.get('muxlab_seconds_per_benchmark', '?')} s, "
+        f"repetitions: {res.repetitions()}; RLIMIT_NOFILE {ctx.get('muxlab_rlimit_nofile', '?')}",
+        f"- kernel memory read from: {ctx.get('muxlab_kernel_memory', '?')}",
+    ] + ([f"- target: {ctx['muxlab_target']} (a server echo-bench did not start: its CPU and memory are "
+          "not measured)"] if "muxlab_target" in ctx else []))
 
 
 def noise(res):
@@ -423,50 +761,136 @@ def noise(res):
     out = []
     for w, metrics in keys.items():
         for metric in metrics:
-            sp = [res.spread(w, m, metric, **dict(p)) for (ww, m, p) in res.runs if ww == w]
-            sp = sorted(s for s in sp if s is not None)
+            sp = [res.cell(w, m, metric, **dict(p)) for (ww, m, p) in res.runs if ww == w]
+            sp = sorted(c.spread() for c in sp if c is not None and c.spread() is not None)
             if sp:
-                out.append([f"{w} {metric}", len(sp), f"{statistics.median(sp) * 100:.0f} %",
-                            f"{sp[int(0.9 * (len(sp) - 1))] * 100:.0f} %", f"{sp[-1] * 100:.0f} %"])
+                out.append([f"{w} {metric}", len(sp), f"±{statistics.median(sp) * 100:.0f} %",
+                            f"±{sp[int(0.9 * (len(sp) - 1))] * 100:.0f} %", f"±{sp[-1] * 100:.0f} %"])
     return out
 
 
-def write_report(res, out, notes, command):
-    os.makedirs(out, exist_ok=True)
-    plots = plot_all(res, out)
-    busy, big_idle, cols = summary_columns(res)
-    md = ["# muxlab: every I/O model on the same work", ""]
-    md += [f"Made by `{command}`." if command else "", "",
-           "Every figure is measured by `echo-bench` (bench/README.md) against a server started as a child process; "
-           "every echoed byte is checked. With repetitions, a figure is the median and the noise section gives the spread.",
-           "", "## Machine", "", machine(res), ""]
+def bold_best(res, fig, models):
+    """The cell text of every model, bold where it is the best or tied with it."""
+    best, ties, _ = best_group(res, fig, [m for m in models if m not in ("floor", "target")])
+    top = {m for m, _ in ([best] if best else []) + ties} if res.repetitions() > 1 else set()
+    return {m: (f"**{fig.text(res, m)}**" if m in top else fig.text(res, m)) for m in models}
 
-    md += ["## Side by side", ""]
-    header = ["model"] + [c[0] for c in cols] + ["msgs/s x libevent", "msgs/s x floor", "rtt x floor", "bulk x floor"]
+
+def source_lines(folder, binary):
+    """Lines of a model's server file that are neither blank nor comments."""
+    stem = binary.removesuffix("-server").replace("-", "_")
+    for name in (f"{stem}_server.cpp", "server.cpp"):
+        path = os.path.join(ROOT, folder, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = [l.strip() for l in f]
+            return os.path.join(folder, name), sum(1 for l in lines if l and not l.startswith("//"))
+    return None, None
+
+
+def section_side_by_side(res, models):
+    figures = summary_figures(res)
+    cols = {f.label: bold_best(res, f, models) for f in figures}
+    busy = busy_conns(res)
+    tput = lambda m: res.cell("PingPong", m, "items_per_second", conns=busy, bytes=64)
+    rows = [[m] + [cols[f.label][m] for f in figures] + [ratio_text(tput(m), tput("libevent")), ratio_text(tput(m), tput("floor"))]
+            for m in models]
+    header = ["model"] + [" ".join(f.label) for f in figures] + [f"msgs/s x libevent", "msgs/s x floor"]
+    md = ["## Side by side", "",
+          "Each figure: the median of the repetitions ±half their range. **Bold**: the best in its column, and "
+          "every figure the noise does not tell apart from it (not ranked against each other). Ratios are printed "
+          "to the precision the noise allows; ≈1x: the noise covers 1.", "", md_table(header, rows), ""]
+    if res.repetitions() > 1:
+        stable = []
+        for fig in figures:
+            kept, total = ranking_stability(res, fig, [m for m in models if m != "target"])
+            if total:
+                stable.append(f"{' '.join(fig.label)} {kept} of {total}")
+        md += ["How stable the ranking was: of the pairs of models, how many kept their order in every repetition "
+               "(the i-th run of one against the i-th run of the other): " + "; ".join(stable) + ". A pair that "
+               "swapped places at least once is read as equal where their ranges overlap.", ""]
+    return md
+
+
+def section_baseline(res, base):
+    md = ["## Change against the baseline", "",
+          f"Against `{base.path}` (commit {base.context.get('muxlab_commit', '?')}, "
+          f"{base.repetitions()} repetitions). A change in parentheses is inside the noise (the two runs' "
+          "repetitions overlap, or the Mann-Whitney U test gives p ≥ 0.05 with four or more each); "
+          "a `?` has no repetitions to tell.", ""]
+    metrics = {"PingPong": [("items_per_second", "msgs/s"), ("server_cpu_us_per_msg", "CPU us/msg"),
+                            ("rtt_p50_us", "rtt p50"), ("rtt_p99_us", "rtt p99")],
+               "IdleScaling": [("rtt_p50_us", "rtt p50"), ("server_cpu_us_per_msg", "CPU us/msg"),
+                               ("rss_per_idle_conn_bytes", "RSS/idle conn")],
+               "Chunking": [("items_per_second", "replies/s"), ("server_cpu_us_per_reply", "CPU us/reply")],
+               "Bulk": [("bytes_per_second", "bytes/s"), ("bytes_per_server_cpu_s", "bytes/CPU-s")],
+               "IdleCpu": [("server_cpu_share", "idle CPU")]}
+    for w, ms in metrics.items():
+        rows = []
+        for key in sorted((k for k in res.runs if k[0] == w), key=lambda k: (res.order.index(k[1]) if k[1] in res.order else 99, k[2])):
+            _, m, p = key
+            params = dict(p)
+            row = ["/".join([m] + [f"{k}:{v}" for k, v in p])]
+            for metric, _ in ms:
+                new, old = res.cell(w, m, metric, **params), base.cell(w, m, metric, **params)
+                row += [cell_text(new), change(old, new)]
+            rows.append(row)
+        if rows:
+            header = [f"BM_{w}"] + [h for _, label in ms for h in (label, "change")]
+            md += [f"### {w}", "", md_table(header, rows), ""]
+    return md
+
+
+def section_portability(res, models):
     rows = []
-    g = lambda m, w, k, **p: res.get(w, m, k, **p)
-    for m in res.models():
-        v = g(m, "PingPong", "items_per_second", conns=busy, bytes=64)
-        rtt = g(m, "PingPong", "rtt_p50_us", conns=1, bytes=64)
-        bk = g(m, "Bulk", "bytes_per_second", window=4 << 20)
-        rows.append([m] + [fmt(c[1](m)) for c in cols] + [
-            fmt_ratio(ratio(v, g("libevent", "PingPong", "items_per_second", conns=busy, bytes=64))),
-            fmt_ratio(ratio(v, g("floor", "PingPong", "items_per_second", conns=busy, bytes=64))),
-            fmt_ratio(ratio(rtt, g("floor", "PingPong", "rtt_p50_us", conns=1, bytes=64))),
-            fmt_ratio(ratio(bk, g("floor", "Bulk", "bytes_per_second", window=4 << 20)))])
-    md += [md_table(header, rows), ""]
+    for m in models:
+        binary, folder = res.sources().get(m, (None, None))
+        if not binary:
+            continue
+        path, lines = source_lines(folder, binary)
+        rows.append([m, f"`{binary}`", RUNS_ON.get(binary, f"see [{folder}/README.md]({folder}/README.md)"),
+                     f"{lines} (`{path}`)" if lines else "–"])
+    return ["## Portability and code", "",
+            "Lines: the server's own file, without blank lines and comments (what every server shares lives in "
+            "core/ and is not counted).", "", md_table(["model", "program", "runs on", "lines"], rows), ""]
 
-    if res.runs:
-        md += ["## Targets (issue 4)", "", md_table(["target", "measured", "goal", "verdict", "detail"], targets(res)), ""]
-    if notes and os.path.exists(notes):
-        with open(notes) as f:
+
+def write_report(res, out, notes, command, base):
+    os.makedirs(out, exist_ok=True)
+    plots = Plots(res, out).all()
+    models = res.models()
+    g = lambda m, w, k, **p: res.cell(w, m, k, **p)
+    md = ["# muxlab: every I/O model on the same work", ""]
+    if command:
+        md += [f"Made by `{command}`.", ""]
+    md += ["Every figure is measured by `echo-bench` (bench/README.md) against a server it started as a child "
+           "process; every echoed byte is checked.", ""]
+    warning = build_warning(res)
+    if warning:
+        md += [f"> **Warning:** {warning}.", ""]
+    if res.repetitions() < 2:
+        md += ["> **One repetition:** no spread measured, so nothing here is told apart from noise. "
+               "Run with `--benchmark_repetitions=3` (bench/side_by_side.sh does).", ""]
+
+    md += ["## Which model when", "",
+           "From this run's figures. A tie means the noise could not tell those models apart; the links lead to "
+           "the table or plot that shows it.", "",
+           md_table(["if you have", "pick", "because (this run)", "see"], advice(res)), ""]
+    md += section_side_by_side(res, models)
+    if base is not None:
+        md += section_baseline(res, base)
+    md += ["## Machine", "", machine(res), ""]
+    for path in notes or []:
+        with open(path) as f:
             md += [f.read(), ""]
 
     if "pingpong.png" in plots:
-        md += ["## Ping-pong: messages per second against connections", "",
+        md += ["## Ping-pong", "",
                "C connections, one message in flight on each. Left: what the load generator got; on two CPUs it is "
                "often the bottleneck, so the right-hand plot (messages per second of *server* CPU) is the fair "
-               "comparison of the servers' cost.", "", "![ping-pong](pingpong.png)", ""]
+               "comparison of the servers' cost. System calls per message are the server's own count (--stats: "
+               "wakeups, recv, send, epoll_ctl where counted; uring-server's io_uring_enter calls), over its life.",
+               "", "![ping-pong](pingpong.png)", ""]
         rows = []
         for m in res.models("PingPong"):
             for b in res.param_values("PingPong", "bytes"):
@@ -474,95 +898,108 @@ def write_report(res, out, notes, command):
                     ips = g(m, "PingPong", "items_per_second", conns=c, bytes=b)
                     if ips is None:
                         continue
-                    eff = g(m, "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b)
-                    rows.append([m, c, b, fmt(ips), fmt(g(m, "PingPong", "bytes_per_second", conns=c, bytes=b), "B/s"),
-                                 fmt(g(m, "PingPong", "rtt_p50_us", conns=c, bytes=b)),
-                                 fmt(g(m, "PingPong", "rtt_p99_us", conns=c, bytes=b)),
-                                 fmt(g(m, "PingPong", "server_cpu_us_per_msg", conns=c, bytes=b)),
-                                 fmt(g(m, "PingPong", "client_cpu_us_per_msg", conns=c, bytes=b)),
-                                 fmt(eff),
-                                 fmt_ratio(ratio(eff, g("libevent", "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b))),
-                                 fmt_ratio(ratio(ips, g("floor", "PingPong", "items_per_second", conns=c, bytes=b)))])
-        md += [md_table(["model", "conns", "bytes", "msgs/s", "bytes/s", "rtt p50 us", "rtt p99 us",
-                         "server CPU us/msg", "load-gen CPU us/msg", "msgs/server-CPU-s", "eff. x libevent",
-                         "msgs/s x floor"], rows), ""]
+                    cc = lambda k: cell_text(g(m, "PingPong", k, conns=c, bytes=b))
+                    rows.append([m, c, b, cell_text(ips), cc("rtt_p50_us"), cc("rtt_p99_us"), cc("server_cpu_us_per_msg"),
+                                 cc("msgs_per_server_cpu_s"), cc("server_syscalls_per_msg"),
+                                 ratio_text(g(m, "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b),
+                                            g("libevent", "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b))])
+        md += [md_table(["model", "conns", "bytes", "msgs/s", "rtt p50 us", "rtt p99 us", "server CPU us/msg",
+                         "msgs/server-CPU-s", "syscalls/msg", "CPU eff. x libevent"], rows), ""]
+
+    if "latency.png" in plots:
+        md += ["## Latency", "",
+               "The distribution of round trips with one connection (64-byte messages), from the load generator's "
+               "histogram (buckets of 1.6 %). The y axis is stretched towards the tail: each step is ten times "
+               "rarer.", "", "![latency](latency.png)", ""]
+        pts = ["p50", "p90", "p99", "p99_9"]
+        rows = [[m] + [cell_text(g(m, "PingPong", f"rtt_{p}_us", conns=1, bytes=64)) for p in pts]
+                + [cell_text(g(m, "PingPong", "rtt_p100_us", conns=1, bytes=64))]
+                for m in res.models("PingPong") if g(m, "PingPong", "rtt_p50_us", conns=1, bytes=64)]
+        md += [md_table(["model", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us"], rows), ""]
+
+    if "cpu.png" in plots:
+        busy = busy_conns(res)
+        md += ["## CPU", "",
+               f"Left: each model's server CPU per message against the messages per second it served, {busy} "
+               "connections (down and right is better). Right: the server's CPU with 100 connections open and "
+               "nothing sent, on a log scale (a zero has no bar): the busy poller burns a whole CPU doing nothing; "
+               "the others sleep in the kernel.", "", "![cpu](cpu.png)", ""]
+        rows = [[m, cell_text(g(m, "IdleCpu", "server_cpu_share", conns=100)),
+                 cell_text(g(m, "PingPong", "server_cpu_us_per_msg", conns=busy, bytes=64)),
+                 cell_text(g(m, "PingPong", "items_per_second", conns=busy, bytes=64))]
+                for m in models if g(m, "IdleCpu", "server_cpu_share", conns=100)
+                or g(m, "PingPong", "server_cpu_us_per_msg", conns=busy, bytes=64)]
+        md += [md_table(["model", "idle CPU share", f"server CPU us/msg, {busy} conns", f"msgs/s, {busy} conns"], rows), ""]
 
     if "idle_scaling.png" in plots:
         ks = res.param_values("IdleScaling", "idle")
-        md += ["## Idle connections: the select/poll-versus-epoll picture", "",
+        md += ["## Idle connections", "",
                "One connection in ping-pong (64 B) while K others stay open and silent. select and poll hand the "
-               "kernel every descriptor on every call, and scan them all afterwards; epoll keeps the interest list "
-               "in the kernel and returns only the ready ones. Memory per idle connection is the server's RSS growth "
-               "divided by K.", "", "![idle scaling](idle_scaling.png)", ""]
+               "kernel every descriptor on every call, and scan them all afterwards; epoll and io_uring keep the "
+               "interest in the kernel and return only what is ready. Memory per idle connection: the server's RSS "
+               "growth over K, and the kernel's slab growth over K (both ends of each connection, machine-wide, so "
+               "only from 1000 up). A model stops where it cannot go on: the skips say why.", "",
+               "![idle scaling](idle_scaling.png)", ""]
         rows = []
         for m in res.models("IdleScaling"):
             row = [m]
             for k in ks:
-                v = g(m, "IdleScaling", "rtt_p50_us", idle=k)
-                row.append(fmt(v) if v is not None else ("skipped" if ("IdleScaling", m, (("idle", k),)) in res.errors else "–"))
-            for k in ks:
-                row.append(fmt(g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k)))
-            reached = [k for k in ks if k > 0 and g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k) is not None]
-            c0 = g(m, "IdleScaling", "server_cpu_us_per_msg", idle=0)
-            if reached and c0 is not None:
-                k = max(reached)
-                slope = (g(m, "IdleScaling", "server_cpu_us_per_msg", idle=k) - c0) * 1000 / k
-                row.append(f"{slope:.1f} (K={k})")
-            else:
-                row.append("–")
-            row.append(fmt(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=max(reached or ks)), "B")
-                       + (f" (K={max(reached)})" if reached and max(reached) != max(ks) else ""))
+                c = g(m, "IdleScaling", "rtt_p50_us", idle=k)
+                row.append(cell_text(c) if c else ("skipped" if ("IdleScaling", m, (("idle", k),)) in res.errors else "–"))
+            reached = [k for k in ks if g(m, "IdleScaling", "rtt_p50_us", idle=k)]
+            top = max(reached) if reached else None
+            row += [cell_text(g(m, "IdleScaling", "server_cpu_us_per_msg", idle=top)) if top is not None else "–",
+                    cell_text(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=top)) if top else "–",
+                    cell_text(g(m, "IdleScaling", "kernel_slab_per_idle_conn_bytes", idle=top)) if top else "–",
+                    fmt(top) if top is not None else "–"]
             rows.append(row)
-        md += [md_table(["model"] + [f"rtt p50 us, K={k}" for k in ks] + [f"CPU us/msg, K={k}" for k in ks]
-                        + ["server CPU ns per msg per idle conn", "RSS per idle conn"], rows), ""]
+        md += [md_table(["model"] + [f"rtt p50 us, K={fmt(k)}" for k in ks]
+                        + ["server CPU us/msg at largest K", "RSS B/idle conn", "kernel slab B/idle conn",
+                           "largest K"], rows), ""]
 
     if "chunking.png" in plots:
-        md += ["## Chunking: a short request, a long reply", "",
+        md += ["## Chunking", "",
                "The server runs with `--repeat R`; the client sends one line and reads the reply with recv() calls "
                "of at most 1 MiB or 64 KiB, as `echo-client --bufsize` does. However large the buffer, a recv() "
-               "returns what has arrived: a client must loop (Matloff's tms.py/tmc.py lesson). The server's partial "
-               "sends are from its `--stats`.", "", "![chunking](chunking.png)", ""]
+               "returns what has arrived: a client must loop (the lesson of Matloff's tms.py/tmc.py). The server's "
+               "sends per reply are from its `--stats`. In the plot, each model's recv() sizes: a thin line from the "
+               "smallest to the largest, a bar from the 10th to the 90th percentile, a dot at the median.", "",
+               "![chunking](chunking.png)", ""]
         rows = []
         for m in res.models("Chunking"):
             for kb in res.param_values("Chunking", "reply_kb"):
                 for rv in sorted(res.param_values("Chunking", "recv", reply_kb=kb), reverse=True):
-                    gg = lambda k: g(m, "Chunking", k, reply_kb=kb, recv=rv)
-                    if gg("items_per_second") is None:
+                    cc = lambda k: g(m, "Chunking", k, reply_kb=kb, recv=rv)
+                    if cc("items_per_second") is None:
                         continue
-                    rows.append([m, kb, rv // 1024, fmt(gg("items_per_second")), fmt(gg("bytes_per_second"), "B/s"),
-                                 fmt(gg("recv_calls_per_reply")), fmt(gg("chunk_min")), fmt(gg("chunk_median")),
-                                 fmt(gg("chunk_max")), fmt(gg("server_partial_sends_per_reply")),
-                                 fmt(gg("server_send_calls_per_reply")), fmt(gg("server_cpu_us_per_reply"))])
-        md += [md_table(["model", "reply KiB", "recv KiB", "replies/s", "bytes/s", "recv calls/reply", "chunk min",
+                    rows.append([m, kb, rv // 1024, cell_text(cc("items_per_second")),
+                                 cell_text(cc("recv_calls_per_reply")), fmt(cc("chunk_min").median),
+                                 fmt(cc("chunk_median").median), fmt(cc("chunk_max").median),
+                                 cell_text(cc("server_partial_sends_per_reply")),
+                                 cell_text(cc("server_send_calls_per_reply")), cell_text(cc("server_cpu_us_per_reply"))])
+        md += [md_table(["model", "reply KiB", "recv KiB", "replies/s", "recv calls/reply", "chunk min",
                          "chunk median", "chunk max", "server partial sends/reply", "server sends/reply",
                          "server CPU us/reply"], rows), ""]
 
-    if "cpu.png" in plots:
-        md += ["## CPU", "", "Left: CPU per message at " + str(busy) + " connections (server and load generator). "
-               "Right: the server's CPU share with 100 connections open and no traffic (log scale): the busy poller "
-               "burns a whole CPU doing nothing; the readiness models sleep in the kernel.", "", "![cpu](cpu.png)", ""]
-        rows = [[m, fmt(g(m, "IdleCpu", "server_cpu_share", conns=100)), fmt(g(m, "IdleCpu", "server_cpu_s", conns=100), "s")]
-                for m in res.models("IdleCpu")]
-        md += [md_table(["model", "idle CPU share", "server CPU s in the window"], rows), ""]
-
     if "bulk.png" in plots:
-        md += ["## Bulk raw echo", "", "`--framing raw`, one connection, the load generator writing 256 KiB "
+        md += ["## Bulk", "", "`--framing raw`, one connection, the load generator writing 256 KiB "
                "chunks with up to 4 MiB in flight and checking every byte that comes back.", "", "![bulk](bulk.png)", ""]
-        fl = g("floor", "Bulk", "bytes_per_second", window=4 << 20)
-        rows = [[m, fmt(mb(g(m, "Bulk", "bytes_per_second", window=4 << 20))),
-                 fmt_ratio(ratio(g(m, "Bulk", "bytes_per_second", window=4 << 20), fl)),
-                 fmt(g(m, "Bulk", "server_cpu_share", window=4 << 20)),
-                 fmt(g(m, "Bulk", "client_cpu_share", window=4 << 20)),
-                 fmt(g(m, "Bulk", "bytes_per_server_cpu_s", window=4 << 20), "B"),
-                 fmt(g(m, "Bulk", "server_bytes_per_recv", window=4 << 20), "B"),
-                 fmt(g(m, "Bulk", "server_bytes_per_send", window=4 << 20), "B"),
-                 fmt(g(m, "Bulk", "server_bytes_per_wakeup", window=4 << 20), "B")]
+        w = 4 << 20
+        rows = [[m, cell_text(g(m, "Bulk", "bytes_per_second", window=w), 1e-6),
+                 ratio_text(g(m, "Bulk", "bytes_per_second", window=w), g("floor", "Bulk", "bytes_per_second", window=w)),
+                 cell_text(g(m, "Bulk", "bytes_per_server_cpu_s", window=w)),
+                 cell_text(g(m, "Bulk", "server_cpu_share", window=w)), cell_text(g(m, "Bulk", "client_cpu_share", window=w)),
+                 cell_text(g(m, "Bulk", "server_bytes_per_recv", window=w)),
+                 cell_text(g(m, "Bulk", "server_bytes_per_send", window=w)),
+                 cell_text(g(m, "Bulk", "server_bytes_per_wakeup", window=w))]
                 for m in res.models("Bulk")]
-        md += [md_table(["model", "MB/s", "x floor", "server CPU share", "load-gen CPU share", "bytes per server-CPU-s",
-                         "server bytes/recv", "server bytes/send", "server bytes/wakeup"], rows), ""]
+        md += [md_table(["model", "MB/s", "x floor", "bytes per server-CPU-s", "server CPU share",
+                         "load-gen CPU share", "server bytes/recv", "server bytes/send", "server bytes/wakeup"], rows), ""]
 
-    md += ["## Noise", "", f"Each benchmark ran {res.repetitions()} time(s). Spread = (max - min) / median over the "
-           "repetitions of one benchmark; the table gives its median, 90th percentile and maximum across benchmarks.", ""]
+    md += section_portability(res, models)
+    md += ["## Noise", "", f"Each benchmark ran {res.repetitions()} time(s). Spread: half the range of one "
+           "benchmark's repetitions, over their median; the table gives its median, 90th percentile and maximum "
+           "across benchmarks.", ""]
     nz = noise(res)
     md += [md_table(["figure", "benchmarks", "median spread", "p90 spread", "max spread"], nz) if nz
            else "Only one repetition: no spread measured.", ""]
@@ -580,14 +1017,16 @@ def main():
     ap.add_argument("json")
     ap.add_argument("--out", default="build/report")
     ap.add_argument("--table", action="store_true", help="print the comparison table only")
-    ap.add_argument("--notes", help="a Markdown file to include after the targets")
+    ap.add_argument("--baseline", help="an older echo-bench JSON: every figure gets its change against it")
+    ap.add_argument("--notes", action="append", help="a Markdown file to include after the machine (repeatable)")
     ap.add_argument("--command", help="the command that made the JSON, quoted in the report")
     args = ap.parse_args()
     res = Results(args.json)
+    base = Results(args.baseline) if args.baseline else None
     if args.table:
-        print_table(res)
+        print_table(res, base)
         return 0
-    print(write_report(res, args.out, args.notes, args.command))
+    print(write_report(res, args.out, args.notes, args.command, base))
     return 0
 
 
