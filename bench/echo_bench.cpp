@@ -79,7 +79,7 @@ OpenLimits open_limits(std::chrono::seconds timeout = std::chrono::seconds(60)) 
 // (which require equal counts for their aggregates) are replaced by copies of
 // each benchmark under the same name: see register_all().
 template <typename Measure>
-void run_counted(benchmark::State& state, Measure measure) {
+void run_counted(benchmark::State& state, const char* units_name, Measure measure) {
   benchmark::IterationCount batch = 1;
   bool measured = false;
   while (state.KeepRunningBatch(batch)) {
@@ -88,8 +88,9 @@ void run_counted(benchmark::State& state, Measure measure) {
     try {
       const std::uint64_t units = measure();
       if (units >= 2) batch = static_cast<benchmark::IterationCount>(units) - 1;
-      else state.SkipWithError(("only " + std::to_string(units) + " unit of work in the measured window: one took " +
-                                "longer than the window (--muxlab_seconds)").c_str());
+      else state.SkipWithError((std::to_string(units) + " " + units_name + " in the measured window of " +
+                                std::to_string(g.plan.seconds) + " s: too few to time one (give more --muxlab_seconds)")
+                                   .c_str());
     } catch (const std::exception& e) {
       state.SkipWithError(e.what());
     }
@@ -99,10 +100,10 @@ void run_counted(benchmark::State& state, Measure measure) {
 // Warms the load up, then runs it for the measured window inside the timed
 // loop, with the meter around the window alone.
 template <typename Load, typename Units>
-void measure_window(benchmark::State& state, Load& load, Meter& meter, Units units) {
+void measure_window(benchmark::State& state, Load& load, Meter& meter, const char* units_name, Units units) {
   load.run_for(kWarmUp);
   load.reset_counts();
-  run_counted(state, [&] {
+  run_counted(state, units_name, [&] {
     meter.start();
     load.run_for(window());
     meter.stop();
@@ -142,7 +143,7 @@ void ping_pong(benchmark::State& state, const Model& model) {
   try {
     auto connections = open_connections(server->address(), conns, open_limits());
     PingPong load(connections, bytes);
-    measure_window(state, load, meter, [&] { return load.messages(); });
+    measure_window(state, load, meter, "messages", [&] { return load.messages(); });
     if (!state.error_occurred()) {
       load.finish();
       const auto messages = static_cast<double>(load.messages());
@@ -194,16 +195,19 @@ void idle_scaling(benchmark::State& state, const Model& model) {
     const double rss_before = server->rss_bytes();
     const KernelMemory kernel_before = KernelMemory::now();
     const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(g.plan.open_budget_s));
-    auto idlers = open_connections(server->address(), idle, {Clock::now() + budget, true});
+    const auto opening = Clock::now();
+    auto idlers = open_connections(server->address(), idle, {opening + budget, true});
+    const double open_seconds = std::chrono::duration<double>(Clock::now() - opening).count();
     const KernelMemory kernel_after = KernelMemory::now();
     const double rss_after = server->rss_bytes();
-    measure_window(state, load, meter, [&] { return load.messages(); });
+    measure_window(state, load, meter, "messages", [&] { return load.messages(); });
     if (!state.error_occurred()) {
       load.finish();
       state.SetItemsProcessed(static_cast<std::int64_t>(load.messages()));
       report_latencies(state, load.latencies());
       meter.report(state, static_cast<double>(load.messages()), "msg", "msgs");
       const double k = static_cast<double>(idle);
+      state.counters["idle_open_s"] = open_seconds;  // O(K^2) for a model whose every wakeup costs O(K)
       if (server->measured()) {
         state.counters["server_rss_bytes"] = rss_after;
         if (idle > 0) state.counters["rss_per_idle_conn_bytes"] = (rss_after - rss_before) / k;
@@ -244,7 +248,7 @@ void chunking(benchmark::State& state, const Model& model) {
                         reply.payload, reply.repeat, recv_bytes);
     load.run_for(Clock::duration::zero());  // one reply to warm up
     load.reset_counts();
-    run_counted(state, [&] {
+    run_counted(state, "replies", [&] {
       meter.start();
       load.run_for(window());
       meter.stop();
@@ -290,7 +294,7 @@ void bulk(benchmark::State& state, const Model& model) {
     Bulk load(muxlab::harness::connect_by(server->address(), Clock::now() + std::chrono::seconds(10)),
               static_cast<std::size_t>(state.range(0)));
     // Counted in MiB echoed: the time of a benchmark is the time of one MiB.
-    measure_window(state, load, meter,
+    measure_window(state, load, meter, "MiB",
                    [&] { return static_cast<std::uint64_t>(static_cast<double>(load.counted_bytes()) / kBytesPerMiB); });
     const double bytes = static_cast<double>(load.counted_bytes());
     if (!state.error_occurred()) {

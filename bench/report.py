@@ -22,6 +22,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import textwrap
 from collections import defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -328,10 +329,10 @@ def print_table(res, base=None):
     reps = res.repetitions()
     print(f"Median of {reps} repetitions ±half their range." if reps > 1 else
           "One repetition: no spread measured, nothing ranked against noise.")
-    if reps > 1:
+    if reps > 1 and len(models) > 1:
         print("Best, and what the noise does not tell apart from it:")
         for text in best_lines(res, figures, [m for m in models if m != "target"]):
-            print("  " + text)
+            print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="    "))
         kept, total = ranking_stability(res, figures[1], [m for m in models if m != "target"])
         if total:
             print(f"Ranking by CPU per message: {kept} of {total} pairs of models kept their order in every repetition.")
@@ -344,20 +345,26 @@ def print_table(res, base=None):
             print(line(h))
         for r in rows:
             print(line(r))
-    warning = build_warning(res)
-    if warning:
-        print("WARNING: " + warning)
+    for warning in run_warnings(res):
+        print(textwrap.fill("WARNING: " + warning, 100, subsequent_indent="  "))
     if res.errors:
-        print(f"{len(res.errors)} benchmarks skipped or failed (the report lists why).")
+        n = len(res.errors)
+        print(f"{n} benchmark{'s' if n > 1 else ''} skipped or failed (the report lists why).")
 
 
-def build_warning(res):
-    ctx = res.context
+def run_warnings(res):
+    """What makes this run's figures measure something else than the models."""
+    ctx, out = res.context, []
     if "muxlab_build_warning" in ctx:
-        return ctx["muxlab_build_warning"]
-    if "debug" in ctx.get("muxlab_build_type", "").lower():
-        return "muxlab was built as Debug: these figures measure that build, not the models"
-    return None
+        out.append(ctx["muxlab_build_warning"])
+    elif "debug" in ctx.get("muxlab_build_type", "").lower():
+        out.append("muxlab was built as Debug: these figures measure that build, not the models")
+    load, cpus = ctx.get("load_avg"), ctx.get("num_cpus")
+    if isinstance(load, list) and load and cpus and load[0] > cpus and "FIFO 1" not in ctx.get("muxlab_scheduling", ""):
+        out.append(f"the machine was busy (load average {load[0]:.1f} on {cpus} CPUs) and the run was not at "
+                   "real-time priority: woken servers waited for the CPU, and the figures measure that wait "
+                   "(--muxlab_realtime, bench/README.md)")
+    return out
 
 
 # ---- plots ---------------------------------------------------------------------------
@@ -713,7 +720,7 @@ def advice(res):
                      link("bulk", "#bulk") + ", " + link("plot", "bulk.png")])
 
     # A CPU budget while nothing happens.
-    if burners or sleepers:
+    if any(idle_cpu.values()):
         why = ("every model that sleeps in the kernel uses next to no CPU with 100 idle connections"
                + (f"; {', '.join(burners)} burn{'s' if len(burners) == 1 else ''} "
                   f"{fmt(idle_cpu[burners[0]].median)} of a CPU" if burners else ""))
@@ -865,8 +872,7 @@ def write_report(res, out, notes, command, base):
         md += [f"Made by `{command}`.", ""]
     md += ["Every figure is measured by `echo-bench` (bench/README.md) against a server it started as a child "
            "process; every echoed byte is checked.", ""]
-    warning = build_warning(res)
-    if warning:
+    for warning in run_warnings(res):
         md += [f"> **Warning:** {warning}.", ""]
     if res.repetitions() < 2:
         md += ["> **One repetition:** no spread measured, so nothing here is told apart from noise. "

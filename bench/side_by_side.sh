@@ -9,8 +9,13 @@
 # and the report to OUT. It builds nothing: build first (README). Models not
 # built are skipped, and said so.
 #
+# The load generator and the servers run at real-time priority (SCHED_FIFO,
+# --muxlab_realtime) where allowed: on a machine doing other work a woken server
+# otherwise waits for the CPU, and the figures measure that wait (bench/README.md).
+#
 # Usage:   bench/side_by_side.sh [BUILD [OUT]]      defaults: build, BUILD/report
-#          MUXLAB_BENCH_ARGS="--muxlab_realtime" bench/side_by_side.sh     (more echo-bench flags)
+#          MUXLAB_REALTIME=0 bench/side_by_side.sh                 (the default scheduler)
+#          MUXLAB_BENCH_ARGS="--muxlab_seconds=0.5" bench/side_by_side.sh   (more echo-bench flags)
 #          MUXLAB_BASELINE=old/results.json bench/side_by_side.sh         (changes against an older run)
 set -euo pipefail
 
@@ -36,8 +41,9 @@ done
 echo "servers: ${found[*]}"
 if ((${#missing[@]})); then echo "not built (their benchmarks are skipped): ${missing[*]}"; fi
 
-args=(--muxlab_quick --benchmark_repetitions=$repetitions --benchmark_enable_random_interleaving=true
-      ${MUXLAB_BENCH_ARGS:-})
+args=(--muxlab_quick --benchmark_repetitions=$repetitions --benchmark_enable_random_interleaving=true)
+if [[ ${MUXLAB_REALTIME:-1} != 0 ]]; then args+=(--muxlab_realtime); fi
+args+=(${MUXLAB_BENCH_ARGS:-})
 total=$("$bench" "${args[@]}" --benchmark_list_tests | wc -l)
 echo "running $total benchmarks ($repetitions repetitions, in random order; each starts its server," \
      "measures, stops it); console log: $out/console.txt"
