@@ -447,6 +447,13 @@ class Plots:
                     ax.text(i, bottom * 1.1, "0", ha="center", va="bottom", fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
 
+    def not_measured(self, ax):
+        """An empty panel says why: the server was not ours (--muxlab_target)."""
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "not measured\n(a server echo-bench did not start)", ha="center", va="center",
+                transform=ax.transAxes, color="#555555")
+
     def whisker_note(self):
         reps = self.res.repetitions()
         return f"median of {reps} runs, whiskers: min-max" if reps > 1 else "one run, no spread measured"
@@ -469,12 +476,15 @@ class Plots:
             axes[row][1].set_title(f"{size}-byte messages: per second of server CPU (higher = cheaper)")
             for ax, y in zip(axes[row], ys):
                 self.log_axis(ax, "x", conns)
-                self.log_axis(ax, "y", y)
+                if y:
+                    self.log_axis(ax, "y", y)
+                else:
+                    self.not_measured(ax)
                 ax.set_xlabel("connections, one message in flight each")
                 ax.grid(True, alpha=0.3)
             axes[row][0].set_ylabel("messages/s")
             axes[row][1].set_ylabel("messages / server CPU second")
-        axes[0][1].legend(fontsize=8, ncol=2, title=self.whisker_note(), title_fontsize=8)
+        axes[0][0].legend(fontsize=8, ncol=2, title=self.whisker_note(), title_fontsize=8)
         self.save(fig, "pingpong.png")
 
     def latency(self):
@@ -554,7 +564,10 @@ class Plots:
             ax.set_xscale("symlog", linthresh=100)
             ax.set_xticks(ks, [fmt(k) for k in ks])
             ax.xaxis.set_minor_locator(self.ticker.NullLocator())
-            self.log_axis(ax, "y", y)
+            if y:
+                self.log_axis(ax, "y", y)
+            else:
+                self.not_measured(ax)
             ax.set_xlabel("idle connections alongside (K)")
             ax.set_ylabel(label)
             ax.set_title(title)
@@ -570,12 +583,14 @@ class Plots:
                 if reached:
                     names.append(f"{m} ({fmt(max(reached))})")
                     cells.append(res.cell("IdleScaling", m, metric, idle=max(reached)))
+            ax.set_title(title + ", at the largest K")
             if names:
                 self.bars(ax, [n.split(" ")[0] for n in names], cells)
                 ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
                 ax.set_ylabel("bytes")
-                ax.set_title(title + ", at the largest K")
                 ax.grid(True, axis="y", alpha=0.3)
+            else:
+                self.not_measured(ax)
         self.save(fig, "idle_scaling.png")
 
     def chunking(self):
@@ -807,7 +822,7 @@ def section_side_by_side(res, models):
           "Each figure: the median of the repetitions ±half their range. **Bold**: the best in its column, and "
           "every figure the noise does not tell apart from it (not ranked against each other). Ratios are printed "
           "to the precision the noise allows; ≈1x: the noise covers 1.", "", md_table(header, rows), ""]
-    if res.repetitions() > 1:
+    if res.repetitions() > 1 and len(models) > 1:
         stable = []
         for fig in figures:
             kept, total = ranking_stability(res, fig, [m for m in models if m != "target"])
@@ -878,10 +893,12 @@ def write_report(res, out, notes, command, base):
         md += ["> **One repetition:** no spread measured, so nothing here is told apart from noise. "
                "Run with `--benchmark_repetitions=3` (bench/side_by_side.sh does).", ""]
 
-    md += ["## Which model when", "",
-           "From this run's figures. A tie means the noise could not tell those models apart; the links lead to "
-           "the table or plot that shows it.", "",
-           md_table(["if you have", "pick", "because (this run)", "see"], advice(res)), ""]
+    candidates = [m for m in models if m not in ("floor", "target")]
+    if len(candidates) > 1:
+        md += ["## Which model when", "",
+               "From this run's figures. A tie means the noise could not tell those models apart; the links lead "
+               "to the table or plot that shows it.", "",
+               md_table(["if you have", "pick", "because (this run)", "see"], advice(res)), ""]
     md += section_side_by_side(res, models)
     if base is not None:
         md += section_baseline(res, base)
