@@ -129,12 +129,13 @@ class Opening {
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) fail("connection " + std::to_string(first_ + i) + ": connect: " + std::strerror(err));
-    watch(epoll_, EPOLL_CTL_MOD, fd, 0, i);  // nothing until its turn to ping
+    connected_[i] = true;
+    watch(epoll_, EPOLL_CTL_MOD, fd, 0, i);  // nothing until its turn to ping (but a hangup, always reported)
     waiting_.push_back(i);
     ping_waiting();
   }
 
-  // Bytes of connection i's echo arrived; true once it is whole.
+  // Bytes of connection i's echo arrived, or it hung up; true once the echo is whole.
   bool on_echo(std::size_t i) {
     static constexpr std::string_view kPing = "p\n";
     const int fd = conns_[first_ + i].get();
@@ -155,7 +156,7 @@ class Opening {
     return true;
   }
 
-  bool pinged(std::size_t i) const { return pinged_[i]; }
+  bool connected(std::size_t i) const { return connected_[i]; }
 
  private:
   void ping_waiting() {
@@ -167,7 +168,6 @@ class Opening {
       // Two bytes into an empty socket buffer: one send() takes them.
       if (::send(fd, kPing.data(), kPing.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kPing.size()))
         fail_errno("send");
-      pinged_[i] = true;
       ++in_flight_;
       watch(epoll_, EPOLL_CTL_MOD, fd, EPOLLIN, i);
     }
@@ -177,7 +177,7 @@ class Opening {
   std::vector<Fd>& conns_;
   std::size_t first_;
   std::array<std::uint8_t, kConnectBatch> echoed_{};
-  std::array<bool, kConnectBatch> pinged_{};
+  std::array<bool, kConnectBatch> connected_{};
   std::vector<std::size_t> waiting_;  // connected, their echo not sent yet
   std::size_t in_flight_ = 0;
 };
@@ -206,7 +206,7 @@ std::vector<Fd> open_connections(const Address& to, std::size_t count, const Ope
         fail("opening connection " + std::to_string(first + done) + " of " + std::to_string(count) + ": timed out");
       for (int e = 0; e < n; ++e) {
         const std::size_t i = events[e].data.u64;
-        if (!opening.pinged(i)) opening.on_connected(i);
+        if (!opening.connected(i)) opening.on_connected(i);
         else if (opening.on_echo(i)) ++done;
       }
     }
