@@ -42,7 +42,7 @@ STYLE = {  # select/poll families share a hue with their libevent twin
 FALLBACK_COLOURS = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39"]
 
 # What each server runs on, for "Portability and code"; a model not named here
-# is pointed to its own README.
+# is pointed to its own README (as text: the report may be anywhere).
 RUNS_ON = {
     "blocking-server": "any POSIX system; one client at a time",
     "threaded-server": "any POSIX system (pthreads); a thread per connection",
@@ -54,6 +54,7 @@ RUNS_ON = {
     "libevent-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP...)",
     "libuv-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP)",
     "asio-server": "Linux, the BSDs, macOS, Windows (epoll, kqueue, IOCP)",
+    "floor-server": "any POSIX system (pthreads); the benchmark's reference, not a model",
 }
 
 
@@ -870,7 +871,7 @@ def section_portability(res, models):
         if not binary:
             continue
         path, lines = source_lines(folder, binary)
-        rows.append([m, f"`{binary}`", RUNS_ON.get(binary, f"see [{folder}/README.md]({folder}/README.md)"),
+        rows.append([m, f"`{binary}`", RUNS_ON.get(binary, f"see {folder}/README.md"),
                      f"{lines} (`{path}`)" if lines else "–"])
     return ["## Portability and code", "",
             "Lines: the server's own file, without blank lines and comments (what every server shares lives in "
@@ -996,8 +997,8 @@ def write_report(res, out, notes, command, base):
                     if cc("items_per_second") is None:
                         continue
                     rows.append([m, kb, rv // 1024, cell_text(cc("items_per_second")),
-                                 cell_text(cc("recv_calls_per_reply")), fmt(cc("chunk_min").median),
-                                 fmt(cc("chunk_median").median), fmt(cc("chunk_max").median),
+                                 cell_text(cc("recv_calls_per_reply")), cell_text(cc("chunk_min")),
+                                 cell_text(cc("chunk_median")), cell_text(cc("chunk_max")),
                                  cell_text(cc("server_partial_sends_per_reply")),
                                  cell_text(cc("server_send_calls_per_reply")), cell_text(cc("server_cpu_us_per_reply"))])
         md += [md_table(["model", "reply KiB", "recv KiB", "replies/s", "recv calls/reply", "chunk min",
