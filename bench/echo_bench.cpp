@@ -21,20 +21,18 @@
 #include <signal.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <optional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/command_line.hpp"
 #include "bench/load.hpp"
 #include "bench/server.hpp"
 #include "bench/workloads.hpp"
-#include "core/options.hpp"
 #include "core/version.hpp"
 
 using namespace muxlab::bench;
@@ -44,17 +42,7 @@ namespace {
 constexpr auto kWarmUp = std::chrono::milliseconds(50);
 constexpr std::uint64_t kBulkBlock = 64 * 1024;  // BM_Bulk's unit: 64 KiB echoed
 
-struct Settings {
-  ServerSource servers;
-  std::string target_text;                 // --muxlab_target as given
-  std::uint32_t target_repeat = 0;         // --muxlab_target_repeat: the target's --repeat (0: plain echo)
-  Plan plan = full_plan();
-  int repetitions = 1;                     // --benchmark_repetitions (see register_all())
-  bool progress = false;
-  bool realtime = false;
-  std::size_t max_fds = 0;
-};
-Settings g;
+Settings g;  // the command line's (bench/command_line.hpp)
 
 Clock::duration window() {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(g.plan.seconds));
@@ -383,123 +371,6 @@ void register_all() {
     for (const Model& m : models) register_for(m, idle);
 }
 
-// ---- the command line -----------------------------------------------------------
-
-[[noreturn]] void usage_error(const std::string& what) {
-  std::fprintf(stderr, "echo-bench: %s (try --help)\n", what.c_str());
-  std::exit(2);
-}
-
-void print_help() {
-  std::printf(
-      "Usage: echo-bench [OPTION]... [GOOGLE BENCHMARK FLAG]...\n"
-      "Every muxlab model on the same work, measured by Google Benchmark (bench/README.md).\n\n"
-      "  --muxlab_quick             the short common set (bench/side_by_side.sh)\n"
-      "  --muxlab_seconds=S         measured time per benchmark (default 0.5, quick 0.2);\n"
-      "                             --benchmark_min_time=S is the same\n"
-      "  --muxlab_progress          a line on stderr as each benchmark starts\n"
-      "  --muxlab_realtime          SCHED_FIFO for the load generator and servers (busy machines)\n"
-      "  --muxlab_target=HOST:PORT  drive that echo server instead of starting ours (BM_*/target/...)\n"
-      "  --muxlab_target_repeat=R   the target answers a line with R copies: measure long replies\n"
-      "  --muxlab_list_models       print the models (name, binary, folder, flags; tab-separated)\n"
-      "  -h, --help                 this help, then Google Benchmark's flags\n"
-      "      --version              the version\n\n");
-}
-
-// "--name=value" or "--name value" (consuming argv[i + 1]); nullopt if arg is not --name.
-std::optional<std::string> value_of(std::string_view name, int argc, char** argv, int& i) {
-  const std::string_view arg = argv[i];
-  if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=')
-    return std::string(arg.substr(name.size() + 1));
-  if (arg != name) return std::nullopt;
-  if (i + 1 >= argc) usage_error("option '" + std::string(name) + "' requires a value");
-  return std::string(argv[++i]);
-}
-
-double parse_seconds(const std::string& flag, std::string text) {
-  if (text.ends_with('x'))
-    usage_error(flag + "=" + text + ": a benchmark here is one measured window, not a count of iterations; " +
-                "give seconds (" + flag + "=0.5)");
-  if (text.ends_with('s')) text.pop_back();  // Google Benchmark 1.8's "0.5s"
-  char* end = nullptr;
-  errno = 0;
-  const double s = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(s) || s <= 0 || s > 3600)
-    usage_error("invalid value '" + text + "' for " + flag + " (seconds: more than 0, at most 3600)");
-  return s;
-}
-
-void print_models() {
-  for (const Model& m : bench_models()) {
-    std::printf("%s\t%s\t%s", m.name.c_str(), m.binary.c_str(), m.folder.c_str());
-    for (const auto& a : m.args) std::printf("\t%s", a.c_str());
-    std::printf("\n");
-  }
-}
-
-// Our own flags go before benchmark::Initialize, which would not know them; it
-// gets the rest (and --help, after our part of the help).
-void take_own_flags(int& argc, char** argv) {
-  std::optional<double> seconds;
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--muxlab_quick") {
-      g.plan = quick_plan();
-    } else if (arg == "--muxlab_progress") {
-      g.progress = true;
-    } else if (arg == "--muxlab_realtime") {
-      g.realtime = true;
-    } else if (arg == "--muxlab_list_models") {  // for scripts: bench/side_by_side.sh, tests/bench
-      print_models();
-      std::exit(0);
-    } else if (arg == "--version") {
-      muxlab::core::print_version("echo-bench");
-      std::exit(0);
-    } else if (arg == "-h" || arg == "--help") {
-      print_help();
-      static char help[] = "--help";  // Google Benchmark prints its flags and exits 0
-      argv[kept++] = help;
-    } else if (auto v = value_of("--muxlab_seconds", argc, argv, i)) {
-      seconds = parse_seconds("--muxlab_seconds", *v);
-    } else if (auto m = value_of("--benchmark_min_time", argc, argv, i)) {
-      seconds = parse_seconds("--benchmark_min_time", *m);
-    } else if (auto n = value_of("--benchmark_repetitions", argc, argv, i)) {
-      std::uint64_t count = 0;
-      if (!muxlab::core::parse_number(*n, 1, 1000, count))
-        usage_error("invalid value '" + *n + "' for --benchmark_repetitions: 1 to 1000");
-      g.repetitions = static_cast<int>(count);
-    } else if (arg.starts_with("--benchmark_report_aggregates_only") ||
-               arg.starts_with("--benchmark_display_aggregates_only")) {
-      usage_error(std::string(arg) + ": echo-bench computes no aggregates (each repetition counts its own " +
-                  "messages); bench/report.py and compare.py compute medians and tests from the repetitions");
-    } else if (auto t = value_of("--muxlab_target", argc, argv, i)) {
-      std::string host;
-      std::uint16_t port = 0;
-      if (!muxlab::harness::split_host_port(*t, host, port))
-        usage_error("invalid value '" + *t + "' for --muxlab_target (HOST:PORT, [IPV6]:PORT)");
-      try {
-        g.servers.target = muxlab::harness::resolve(host, port);
-      } catch (const std::exception& e) {
-        usage_error(std::string("--muxlab_target: ") + e.what());
-      }
-      g.target_text = *t;
-    } else if (auto r = value_of("--muxlab_target_repeat", argc, argv, i)) {
-      std::uint64_t repeat = 0;
-      if (!muxlab::core::parse_number(*r, 2, 100'000'000, repeat))
-        usage_error("invalid value '" + *r + "' for --muxlab_target_repeat (the target's --repeat, 2 or more)");
-      g.target_repeat = static_cast<std::uint32_t>(repeat);
-    } else if (arg.starts_with("--muxlab_")) {
-      usage_error("unrecognized option '" + std::string(arg) + "'");
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
-  if (seconds) g.plan.seconds = *seconds;
-  if (g.target_repeat > 0 && !g.servers.target) usage_error("--muxlab_target_repeat needs --muxlab_target");
-}
-
 // ---- the machine ----------------------------------------------------------------
 
 void pin_if_possible() {
@@ -584,7 +455,7 @@ void describe_run() {
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
-  take_own_flags(argc, argv);
+  g = parse_command_line(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (argc > 1) usage_error("unrecognized argument '" + std::string(argv[1]) + "'");
   g.servers.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
