@@ -575,9 +575,10 @@ class Plots:
             ax.grid(True, alpha=0.3)
         axes[0][0].legend(fontsize=8, ncol=2, title=self.whisker_note(), title_fontsize=8)
         # Memory at the largest K each model reached: the server's, then the kernel's.
-        for ax, metric, title in ((axes[1][0], "rss_per_idle_conn_bytes", "Server RSS per idle connection"),
-                                  (axes[1][1], "kernel_slab_per_idle_conn_bytes",
-                                   "Kernel slab per idle connection (both ends)")):
+        # Server memory spans a thread's stack to a few hundred bytes: a log scale.
+        for ax, metric, title, log in ((axes[1][0], "rss_per_idle_conn_bytes", "Server RSS per idle connection", True),
+                                       (axes[1][1], "kernel_slab_per_idle_conn_bytes",
+                                        "Kernel slab per idle connection (both ends)", False)):
             names, cells = [], []
             for m in models:
                 reached = [k for k in ks if k > 0 and res.cell("IdleScaling", m, metric, idle=k)]
@@ -586,9 +587,9 @@ class Plots:
                     cells.append(res.cell("IdleScaling", m, metric, idle=max(reached)))
             ax.set_title(title + ", at the largest K")
             if names:
-                self.bars(ax, [n.split(" ")[0] for n in names], cells)
+                self.bars(ax, [n.split(" ")[0] for n in names], cells, log=log)
                 ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-                ax.set_ylabel("bytes")
+                ax.set_ylabel("bytes" + (" (log)" if log else ""))
                 ax.grid(True, axis="y", alpha=0.3)
             else:
                 self.not_measured(ax)

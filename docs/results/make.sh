@@ -7,7 +7,7 @@
 # Usage (from anywhere, after a Release build: cmake -S . -B build -G Ninja
 # -DCMAKE_BUILD_TYPE=Release && ninja -C build):
 #          docs/results/make.sh [BUILD]                default: build
-# It takes about half an hour on two cores. Run it on a machine as quiet as you
+# It takes about a quarter of an hour on two cores. Run it on a machine as quiet as you
 # can find (uptime): it runs at real-time priority, but the kernel's own work for
 # loopback (softirqs) still competes with everything else.
 set -euo pipefail
