@@ -665,6 +665,12 @@ def advice(res):
     sleepers = [m for m in models if idle_cpu[m] is None or idle_cpu[m].median < 0.1]
     burners = [m for m in models if idle_cpu[m] is not None and idle_cpu[m].median >= 0.1]
 
+    def burner_note(fig):
+        """Where a model that burns a CPU while idle is as good as the pick (which never does)."""
+        best_all, ties_all, _ = best_group(res, fig, models)
+        hit = [m for m, _ in ([best_all] if best_all else []) + ties_all if m in burners]
+        return f"; {', '.join(hit)} as good, but burning a whole CPU while idle" if hit else ""
+
     # Latency with one connection.
     lat = Figure(("rtt",), "PingPong", "rtt_p50_us", {"conns": 1, "bytes": 64}, False)
     best, ties, _ = best_group(res, lat, sleepers)
@@ -683,14 +689,25 @@ def advice(res):
     if conns:
         c = max(conns)
         eff = Figure(("",), "PingPong", "server_cpu_us_per_msg", {"conns": c, "bytes": 64}, False)
-        best, ties, rest = best_group(res, eff, models)
+        best, ties, rest = best_group(res, eff, sleepers)
         if best:
             worst = rest[-1] if rest else None
             why = f"{fmt(best[1].median)} us of server CPU per message with {c} busy connections"
             if worst:
                 why += f" ({worst[0]}: {fmt(worst[1].median)} us)"
+            why += burner_note(eff)
             rows.append([f"Many busy connections ({c}), small messages", pick_text(best, ties), why,
                          link("ping-pong", "#ping-pong") + ", " + link("plot", "cpu.png")])
+
+    # The kernel's work: system calls per message, where the servers count them.
+    if conns:
+        c = max(conns)
+        calls = Figure(("",), "PingPong", "server_syscalls_per_msg", {"conns": c, "bytes": 64}, False)
+        best, ties, rest = best_group(res, calls, sleepers)
+        if best and rest:
+            why = (f"{fmt(best[1].median)} system calls per message with {c} busy connections "
+                   f"({rest[-1][0]}: {fmt(rest[-1][1].median)}), from the servers' own counts" + burner_note(calls))
+            rows.append(["Fewest system calls", pick_text(best, ties), why, link("ping-pong", "#ping-pong")])
 
     # Many idle connections: flat round trip at the largest K, then memory.
     ks = [k for k in res.param_values("IdleScaling", "idle") if k > 0]
@@ -709,9 +726,9 @@ def advice(res):
         flat.sort(key=lambda mf: memory[mf[0]].median if memory[mf[0]] else float("inf"))
         if flat:
             lean = [m for m, _ in flat if memory[m] is not None]
-            why = f"round trip at {fmt(k)} idle within 1.5x of none for {', '.join(m for m, _ in flat)}"
-            if lean:
-                why += f"; least memory per idle connection: {lean[0]} ({fmt(memory[lean[0]].median)} B)"
+            held = lambda m: f" ({fmt(memory[m].median)} B)" if memory[m] else ""
+            why = (f"round trip at {fmt(k)} idle within 1.5x of none for " + ", ".join(m + held(m) for m, _ in flat)
+                   + (" (in brackets: server memory per idle connection)" if lean else ""))
             if grew:
                 why += "; grew: " + ", ".join(f"{m} {f:.0f}x" for m, f in sorted(grew, key=lambda mf: mf[1]))
             rows.append([f"Many connections ({fmt(k)}), mostly idle", lean[0] if lean else flat[0][0], why,
@@ -722,17 +739,19 @@ def advice(res):
     if big and conns:
         b, c = max(big), max(res.param_values("PingPong", "conns", bytes=max(big)))
         eff = Figure(("",), "PingPong", "bytes_per_server_cpu_s", {"conns": c, "bytes": b}, True)
-        best, ties, _ = best_group(res, eff, models)
+        best, ties, _ = best_group(res, eff, sleepers)
         if best:
-            rows.append([f"Large messages ({fmt(b)} B)", pick_text(best, ties),
-                         f"{fmt(best[1].median)}B moved per second of server CPU at {c} connections",
+            size = f"{b // 1024} KiB" if b % 1024 == 0 else f"{b} B"
+            rows.append([f"Large messages ({size})", pick_text(best, ties),
+                         f"{fmt(best[1].median)}B moved per second of server CPU at {c} connections" + burner_note(eff),
                          link("ping-pong", "#ping-pong")])
     bulk = Figure(("",), "Bulk", "bytes_per_server_cpu_s", {"window": 4 << 20}, True)
-    best, ties, rest = best_group(res, bulk, models)
+    best, ties, rest = best_group(res, bulk, sleepers)
     if best:
         why = f"{fmt(best[1].median)}B echoed per second of server CPU"
         if rest:
             why += f" ({rest[-1][0]}: {fmt(rest[-1][1].median)}B)"
+        why += burner_note(bulk)
         rows.append(["Bulk transfers", pick_text(best, ties), why,
                      link("bulk", "#bulk") + ", " + link("plot", "bulk.png")])
 
