@@ -728,7 +728,7 @@ def advice(res):
             lean = [m for m, _ in flat if memory[m] is not None]
             held = lambda m: f" ({fmt(memory[m].median)} B)" if memory[m] else ""
             why = (f"round trip at {fmt(k)} idle within 1.5x of none for " + ", ".join(m + held(m) for m, _ in flat)
-                   + (" (in brackets: server memory per idle connection)" if lean else ""))
+                   + ("; in parentheses, server memory per idle connection" if lean else ""))
             if grew:
                 why += "; grew: " + ", ".join(f"{m} {f:.0f}x" for m, f in sorted(grew, key=lambda mf: mf[1]))
             rows.append([f"Many connections ({fmt(k)}), mostly idle", lean[0] if lean else flat[0][0], why,
