@@ -447,6 +447,7 @@ class Plots:
                 if c is not None and c.median <= 0:
                     ax.text(i, bottom * 1.1, "0", ha="center", va="bottom", fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(names) - 0.4)  # every slot, a bar or a '0', inside the frame
 
     def not_measured(self, ax):
         """An empty panel says why: the server was not ours (--muxlab_target)."""
