@@ -87,6 +87,8 @@ TEST_P(CourseExample, OutputHasTheShapeShown) {
     EXPECT_TRUE(has_shape(command.expected, t.outputs[i], command.unordered))
         << example.file << ":" << command.line << ": $ " << command.text << "\n  shows:\n"
         << joined(command.expected) << "  printed:\n" << joined(t.outputs[i]);
+    for (const auto& problem : figures_out_of_range(command, t.outputs[i]))
+      ADD_FAILURE() << example.file << ":" << command.line << ": $ " << command.text << "\n  " << problem;
   }
   EXPECT_TRUE(t.left_running.empty()) << example.file << ":" << example.line
                                       << " leaves jobs running (a student's next server would find "
@@ -155,6 +157,58 @@ TEST(Shape, UnorderedPairsLinesInAnyOrder) {
   EXPECT_FALSE(has_shape({"a 1", "b"}, {"b", "a 2", "c"}, true));
   EXPECT_TRUE(has_shape({"a 1", "...", "b"}, {"c", "b", "a 2"}, true));
   EXPECT_FALSE(has_shape({"a 1", "b"}, {"b", "a 2"}));  // in order, unless told otherwise
+}
+
+TEST(Figures, NumbersInPlaceOfTheShownOnes) {
+  EXPECT_EQ(figures("eagain 910, wakeups 911", "eagain 1200, wakeups 7"), (std::vector<double>{1200, 7}));
+  EXPECT_EQ(figures("rate 3.5k/s at 2000", "rate 3.48979k/s at 21000"), (std::vector<double>{3489.79, 21000}));
+  EXPECT_EQ(figures("share 0.00076", "share 5.9e-05"), std::vector<double>{5.9e-05});
+  EXPECT_TRUE(figures("eagain 910", "wakeups 910").empty());  // not the shape: no figures
+}
+
+TEST(Figures, AlignmentFollowsEllipsesAndAnyOrder) {
+  const std::vector<std::string> shown = {"a 1", "...", "b 2"};
+  auto in_order = align(shown, {"a 5", "x", "y", "b 6"});
+  ASSERT_TRUE(in_order);
+  EXPECT_EQ(*in_order, (Alignment{0, std::nullopt, 3}));
+  auto any_order = align({"a 1", "b 2"}, {"b 6", "a 5"}, true);
+  ASSERT_TRUE(any_order);
+  EXPECT_EQ(*any_order, (Alignment{1, 0}));
+  EXPECT_FALSE(align(shown, {"b 6"}));
+}
+
+TEST(Figures, RangeDirectiveChecksThePrintedFigure) {
+  const std::string md =
+      "```console\n$ run\nanswered in 0.201 s\neagain 910\nidle_turns 911\n```\n"
+      "<!-- docs-test: range \"answered in 0.201\" 0..0.25; range \"eagain 910\" 500..1100 -->\n";
+  auto examples = parse_examples(md, "x.md");
+  ASSERT_EQ(examples.size(), 1u);
+  const Command& c = examples[0].commands[0];
+  ASSERT_EQ(c.ranges.size(), 2u);
+  EXPECT_EQ(c.ranges[1].shown, 1u);
+  EXPECT_EQ(c.ranges[1].number, 0u);
+  EXPECT_TRUE(figures_out_of_range(c, {"answered in 0.012 s", "eagain 1100", "idle_turns 1"}).empty());
+  EXPECT_EQ(figures_out_of_range(c, {"answered in 0.3 s", "eagain 499", "idle_turns 1"}).size(), 2u);
+  EXPECT_TRUE(figures_out_of_range(c, {"not the shape"}).empty());  // reported as a shape failure instead
+
+  // The second number of a line, in a later block that continues the first.
+  auto two = parse_examples(md + "```console\n$ more\nchunks 3, min 52\n```\n"
+                                 "<!-- docs-test: continues; range \"chunks 3, min 52\" 1..100 -->\n",
+                            "x.md");
+  ASSERT_EQ(two[0].commands.size(), 2u);
+  EXPECT_EQ(two[0].commands[1].ranges.at(0).number, 1u);
+  EXPECT_EQ(figures_out_of_range(two[0].commands[1], {"chunks 9, min 101"}).size(), 1u);
+
+  auto bad = [](const std::string& directive) {
+    return "```console\n$ run\neagain 910\neagain 910 again\nwakeups 5\n```\n<!-- docs-test: " + directive + " -->\n";
+  };
+  EXPECT_THROW(parse_examples(bad("range \"wakeups 5\" 6..9"), "x.md"), std::runtime_error);  // shown out of its range
+  EXPECT_THROW(parse_examples(bad("range \"eagain 910\" 0..1000"), "x.md"), std::runtime_error);  // two lines
+  EXPECT_THROW(parse_examples(bad("range \"nowhere 1\" 0..1"), "x.md"), std::runtime_error);
+  EXPECT_THROW(parse_examples(bad("range \"wakeups\" 0..9"), "x.md"), std::runtime_error);  // no figure
+  EXPECT_THROW(parse_examples(bad("range \"wakeups 5\" 9..0"), "x.md"), std::runtime_error);
+  EXPECT_THROW(parse_examples(bad("range wakeups 5 0..9"), "x.md"), std::runtime_error);  // no quotes
+  EXPECT_NO_THROW(parse_examples(bad("range \"wakeups 5\" 5..5"), "x.md"));
 }
 
 TEST(Parse, BlocksCommandsDirectives) {
