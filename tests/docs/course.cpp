@@ -179,7 +179,7 @@ bool pair_up(const std::vector<std::vector<Token>>& patterns, const std::vector<
 }
 
 // `range "eagain 910" 500..1100`: finds the one shown line of `example` that
-// holds TEXT, and the number TEXT ends in.
+// holds TEXT, and the last number of TEXT in it.
 void add_range(std::string_view value, Example& example, const std::string& file, std::size_t index) {
   const std::string usage = "a range reads `range \"TEXT\" LOW..HIGH`";
   if (!value.starts_with('"')) fail(file, index, usage);
@@ -202,9 +202,8 @@ void add_range(std::string_view value, Example& example, const std::string& file
       if (holder != nullptr) fail(file, index, "range \"" + range.text + "\" is in more than one shown line");
       const auto end = at + range.text.size();
       const std::size_t before = count_numbers(std::string_view(line).substr(0, end));
-      if (before == 0 || (end < line.size() && is_digit(line[end])) ||
-          !std::isdigit(static_cast<unsigned char>(range.text.back())))
-        fail(file, index, "range \"" + range.text + "\" must end in a shown figure");
+      if (count_numbers(range.text) == 0 || (end < line.size() && is_digit(line[end]) && is_digit(line[end - 1])))
+        fail(file, index, "range \"" + range.text + "\" must hold a whole shown figure");
       holder = &command;
       range.shown = k;
       range.number = before - 1;

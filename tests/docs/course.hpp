@@ -19,10 +19,10 @@
 //   timeout S   seconds for the whole example (default 15)
 //   range "TEXT" LOW..HIGH
 //               a figure the chapter states, held to the range its prose gives:
-//               TEXT is a piece of one shown line of this block, ending in the
-//               figure (`range "eagain 910" 500..1100`); the number printed in its
-//               place must lie in LOW..HIGH (bounds included), and so must the
-//               figure shown.
+//               TEXT is a piece of one shown line of this block, and its last
+//               number is the figure (`range "eagain 910" 500..1100`,
+//               `range "100% of" 10..105`); the number printed in its place must
+//               lie in LOW..HIGH (bounds included), and so must the figure shown.
 // Pure: no files, no processes, so the rules are tested on their own.
 #pragma once
 

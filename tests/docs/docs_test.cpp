@@ -206,6 +206,10 @@ TEST(Figures, RangeDirectiveChecksThePrintedFigure) {
   EXPECT_THROW(parse_examples(bad("range \"eagain 910\" 0..1000"), "x.md"), std::runtime_error);  // two lines
   EXPECT_THROW(parse_examples(bad("range \"nowhere 1\" 0..1"), "x.md"), std::runtime_error);
   EXPECT_THROW(parse_examples(bad("range \"wakeups\" 0..9"), "x.md"), std::runtime_error);  // no figure
+  EXPECT_THROW(parse_examples(bad("range \"eagain 91\" 0..999"), "x.md"), std::runtime_error);  // part of one
+  EXPECT_NO_THROW(parse_examples(bad("range \"s 5\" 0..9"), "x.md"));
+  EXPECT_EQ(parse_examples("```console\n$ a\n100% of one CPU\n```\n<!-- docs-test: range \"100% of\" 10..105 -->\n",
+                           "x.md")[0].commands[0].ranges.size(), 1u);
   EXPECT_THROW(parse_examples(bad("range \"wakeups 5\" 9..0"), "x.md"), std::runtime_error);
   EXPECT_THROW(parse_examples(bad("range wakeups 5 0..9"), "x.md"), std::runtime_error);  // no quotes
   EXPECT_NO_THROW(parse_examples(bad("range \"wakeups 5\" 5..5"), "x.md"));

@@ -150,9 +150,12 @@ std::string run_bash(const fs::path& script, const fs::path& work, const fs::pat
   Fd out_read(out[0]), out_write(out[1]);
   // The environment is built here: between fork and exec only async-signal-safe
   // calls are allowed, and setenv() is not one.
+  // PATH: the build's programs, then the system's (Debian's python3, with the
+  // packages the course installs, before a python3 of a user's own, such as a
+  // pyenv shim), then whatever else the caller had.
   const char* inherited_path = std::getenv("PATH");
   std::vector<std::string> env_strings = {
-      "PATH=" + bin_dir.string() + ":" + (inherited_path ? inherited_path : "/usr/bin:/bin"),
+      "PATH=" + bin_dir.string() + ":/usr/bin:/bin" + (inherited_path ? std::string(":") + inherited_path : ""),
       "LC_ALL=C",
       "COLUMNS=200",
       // In a sanitizer build (./run test's second pass), LeakSanitizer cannot
