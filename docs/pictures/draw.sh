@@ -20,6 +20,7 @@ esac
 
 # Debian's python3 (the one with python3-matplotlib), whatever python3 is first on PATH.
 python=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ left beside the sources
 if ! command -v dot > /dev/null; then echo "draw.sh: graphviz (dot) is not installed" >&2; exit 77; fi
 if ! "$python" -c 'import matplotlib' 2> /dev/null; then echo "draw.sh: python3-matplotlib is not installed" >&2; exit 77; fi
 
