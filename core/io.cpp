@@ -1,10 +1,12 @@
 #include "core/io.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "core/log.hpp"
+#include "core/mistake.hpp"
 
 namespace muxlab::core {
 
@@ -99,11 +101,31 @@ IoStatus pump_output(Connection& c, Stats& stats, std::chrono::milliseconds ling
     // MSG_NOSIGNAL: a peer that has gone gives EPIPE here instead of killing us with SIGPIPE.
     ssize_t k = ::send(c.fd.get(), window.data(), window.size(), MSG_NOSIGNAL);
     if (k >= 0) {
-      on_sent(c, window.size(), static_cast<std::size_t>(k), stats);
+      if constexpr (kMistake == Mistake::send_not_sendall) {
+        // BROKEN (poll-send-not-sendall): takes send() for a sendall(), and tells
+        // the session the whole window went. The part the kernel did not take
+        // (its buffer was full: a slow reader, a small --sndbuf) is thrown away,
+        // and the client's reply has a hole. Correct: the session advances by
+        // what send() returned, the rest stays owed (the line below).
+        on_sent(c, window.size(), window.size(), stats);
+      } else {
+        on_sent(c, window.size(), static_cast<std::size_t>(k), stats);
+      }
       total += static_cast<std::size_t>(k);
       if (static_cast<std::size_t>(k) < window.size()) return IoStatus::drained;  // socket buffer full
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ++stats.eagain;
+      if constexpr (kMistake == Mistake::blocking_send) {
+        // BROKEN (select-blocking-send): waits right here until the socket has
+        // room, as a send() on a blocking socket does (UNP's tcpservselect01
+        // writes so), instead of going back to the loop. A client that never
+        // reads never makes room: the loop stops in this wait, and every other
+        // client with it. Correct: return, and let the readiness call say when
+        // there is room again (the line below).
+        pollfd room{c.fd.get(), POLLOUT, 0};
+        ::poll(&room, 1, -1);
+        continue;
+      }
       return IoStatus::drained;
     } else if (errno != EINTR) {
       on_error(c, stats, "send");  // EPIPE, ECONNRESET: this client only

@@ -35,6 +35,7 @@
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
+#include "core/mistake.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -100,6 +101,12 @@ Client* client_at(Server& s, int fd) {
 // Level-triggered: only what the client can act on now. EPOLLOUT with nothing
 // to send, or EPOLLIN while back-pressured, would end every wait at once: a spin.
 std::uint32_t level_events(const Connection& c) {
+  if constexpr (kMistake == Mistake::always_out) {
+    // BROKEN (epoll-always-out): EPOLLOUT watched always, with or without
+    // something to send. A socket with room in its send buffer is writable, so
+    // every epoll_wait() returns at once: an idle client costs a whole core.
+    return (wants_input(c) ? std::uint32_t{EPOLLIN} : 0u) | EPOLLOUT;
+  }
   return (wants_input(c) ? std::uint32_t{EPOLLIN} : 0u) | (wants_output(c) ? std::uint32_t{EPOLLOUT} : 0u);
 }
 
@@ -159,6 +166,15 @@ void accept_clients(Server& s) {
 void settle(Server& s, int fd, Served served) {
   if (!served.keep) return close_conn(s, fd);
   Client& cl = *client_at(s, fd);
+  if constexpr (kMistake == Mistake::close_no_linger) {
+    // BROKEN (epoll-close-no-linger): closes as soon as the last reply is handed
+    // to the kernel, without waiting for the client's EOF. A socket closed with
+    // input unread answers with a reset (RFC 1122, 4.2.2.13), and the reset
+    // destroys the replies still on their way or unread at the client. Correct:
+    // linger, reading and discarding until the client's EOF (the code below,
+    // discard_input() in core/io.cpp).
+    if (cl.conn.closing) return close_conn(s, fd);
+  }
   s.any_closing = s.any_closing || cl.conn.closing;
   if (s.edge) return requeue(s, fd, cl, served);
   if (!watch(s, cl)) {  // ENOMEM: this client only
@@ -254,6 +270,14 @@ Served serve_edge(Server& s, Client& cl) {
     if (in == IoStatus::closed) return {false, false};
     // Read to the bottom: the next input will bring a new edge.
     if ((in == IoStatus::drained && !cl.hangup_seen) || c.peer_eof) cl.input_pending = false;
+    if constexpr (kMistake == Mistake::no_drain) {
+      // BROKEN (epoll-edge-no-drain): one turn of reading per event, as if the
+      // event said "there are bytes" rather than "bytes have come". When the turn
+      // stops short of EAGAIN (its budget spent, or --max-pending reached), the
+      // rest is old news: no new edge comes for it, and the client waits for
+      // replies to bytes that lie unread. Correct: the line above.
+      cl.input_pending = false;
+    }
     more = in == IoStatus::budget_spent;
   }
   const IoStatus out = pump_output(c, s.stats, s.options.linger);
@@ -306,7 +330,8 @@ int main(int argc, char** argv) {
        [&edge](std::string_view) { return edge = true; }},
   };
   const ServerOptions options = parse_server_options(
-      argc, argv, "epoll-server", "The epoll(7) echo server: level-triggered, or edge-triggered with --edge.", extra);
+      argc, argv, program_name("epoll-server"),
+      program_summary("The epoll(7) echo server: level-triggered, or edge-triggered with --edge."), extra);
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options, edge);
   s.listener = listen_on_or_die(options, /*nonblocking=*/true);

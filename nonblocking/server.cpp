@@ -27,6 +27,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
+#include "core/mistake.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -183,8 +185,17 @@ int main(int argc, char** argv) {
       {"--idle-sleep-us", "N", "after a turn that found nothing to do, sleep N microseconds (default 0: spin)",
        [&idle_sleep_us](std::string_view v) { return parse_number(v, 0, 1'000'000, idle_sleep_us); }},
   };
-  const ServerOptions options = parse_server_options(
-      argc, argv, "nonblocking-server", "The busy-polling echo server: O_NONBLOCK sockets, no readiness call.", extra);
+  ServerOptions options = parse_server_options(
+      argc, argv, program_name("nonblocking-server"),
+      program_summary("The busy-polling echo server: O_NONBLOCK sockets, no readiness call."), extra);
+  if constexpr (kMistake == Mistake::no_backpressure) {
+    // BROKEN (nonblocking-no-backpressure): no bound on the replies owed to a
+    // client (--max-pending is ignored), so try_recv() always finds room and
+    // reads on while they wait. A client that sends and never reads makes the
+    // server hold everything it sent: memory grows without bound, where TCP
+    // would have pushed that client back. Correct: keep the bound.
+    options.limits.max_pending = std::numeric_limits<std::size_t>::max() / 2;
+  }
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM set stop_requested()
   Server s(options, idle_sleep_us);
   s.listener = listen_on_or_die(options, /*nonblocking=*/true);

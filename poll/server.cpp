@@ -30,6 +30,7 @@
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
+#include "core/mistake.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -143,8 +144,8 @@ bool running(const Server& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const ServerOptions options =
-      parse_server_options(argc, argv, "poll-server", "An echo server that waits for readiness with poll(2).");
+  const ServerOptions options = parse_server_options(
+      argc, argv, program_name("poll-server"), program_summary("An echo server that waits for readiness with poll(2)."));
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
   s.listener = listen_on_or_die(options, /*nonblocking=*/true);

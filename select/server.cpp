@@ -26,13 +26,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
+#include "core/mistake.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -64,6 +67,15 @@ struct Server {
 // them; here interest changes with almost every reply, so rebuilding from the
 // sessions costs the same and cannot go stale.
 int watch(const Server& s, fd_set& readable, fd_set& writable, bool& any_closing) {
+  if constexpr (kMistake == Mistake::no_rebuild) {
+    // BROKEN (select-no-rebuild): refills the sets only when a client has come or
+    // gone, as if they still said "watch these". select() overwrote them with
+    // "these were ready": a socket that was quiet on the last turn is watched no
+    // more, and its client goes deaf (the self-pipe too: SIGTERM goes unheard).
+    // Correct: fill them from scratch before every call, as below.
+    static std::size_t filled_for = SIZE_MAX;  // the number of connections they were filled for
+    if (std::exchange(filled_for, s.conns.size()) == s.conns.size()) return FD_SETSIZE - 1;  // as select() left them
+  }
   FD_ZERO(&readable);
   FD_ZERO(&writable);
   int maxfd = stop_fd();
@@ -94,10 +106,13 @@ void close_conn(Server& s, std::size_t i) {
 void accept_clients(Server& s) {
   AcceptOutcome outcome = accept_pending(s.listener.get(), s.conns.size(), s.max_clients, s.options.limits, s.stats,
                                          [&s](Connection& c) {
-    // max_clients keeps our own descriptors below FD_SETSIZE, but descriptors
-    // inherited from the parent can push one past it: FD_SET would then write
-    // past the end of the bitmap. Declined, it is told "server full".
-    if (c.fd.get() >= FD_SETSIZE) return false;
+    // Past max_clients a connection is still taken in, to be told "server full",
+    // and descriptors inherited from the parent count too: either can bring a
+    // descriptor to FD_SETSIZE, and FD_SET would then write past the end of the
+    // bitmap. Declined, it is told "server full" at once.
+    // BROKEN (select-fd-setsize) leaves this check out: the first FD_SET past the
+    // end corrupts the stack (see docs/16-what-goes-wrong.md for what catches it).
+    if (kMistake != Mistake::fd_setsize && c.fd.get() >= FD_SETSIZE) return false;
     s.conns.push_back(std::move(c));
     return true;
   });
@@ -145,8 +160,9 @@ bool running(const Server& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const ServerOptions options =
-      parse_server_options(argc, argv, "select-server", "An echo server that waits for readiness with select(2).");
+  const ServerOptions options = parse_server_options(
+      argc, argv, program_name("select-server"),
+      program_summary("An echo server that waits for readiness with select(2)."));
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options);
   s.listener = listen_on_or_die(options, /*nonblocking=*/true);
@@ -157,8 +173,8 @@ int main(int argc, char** argv) {
   if (options.max_clients != 0) s.max_clients = std::min(options.max_clients, s.max_clients);
   announce_listening(s.listener.get());
 
+  fd_set readable, writable;  // value-result: "watch these" going in, "these are ready" coming out
   while (running(s)) {
-    fd_set readable, writable;
     bool any_closing = false;
     const int maxfd = watch(s, readable, writable, any_closing);
     const int ms = wait_timeout_ms(any_closing, s.accept_paused, s.drain_deadline);
