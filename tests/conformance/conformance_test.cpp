@@ -150,7 +150,8 @@ TEST_P(ServerConformance, BadFlagsExitTwoWithOneLine) {
     EXPECT_TRUE(result.err.ends_with("\n")) << shown;
     EXPECT_NE(result.err.find(named), std::string::npos) << shown << ": the line names the flag: " << result.err;
     EXPECT_EQ(result.out, "") << shown << ": nothing on stdout, no listening line";
-    EXPECT_TRUE(result.err.starts_with(spec().binary + ": ")) << shown << ": starts with the program: " << result.err;
+    EXPECT_TRUE(result.err.starts_with(program_name(spec()) + ": ")) << shown << ": starts with the program: "
+                                                                 << result.err;
   }
 }
 
@@ -165,7 +166,7 @@ TEST_P(ServerConformance, HelpAndVersion) {
   }
   auto version = harness::run_program(binary_path(spec()), {"--version"});
   EXPECT_TRUE(version.exit.exited && version.exit.code == 0);
-  EXPECT_TRUE(version.out.starts_with(spec().binary + " (muxlab ")) << version.out;
+  EXPECT_TRUE(version.out.starts_with(program_name(spec()) + " (muxlab ")) << version.out;
   EXPECT_TRUE(version.out.ends_with(")\n")) << version.out;
   EXPECT_EQ(std::count(version.out.begin(), version.out.end(), '\n'), 1) << version.out;
 }
