@@ -295,8 +295,9 @@ std::vector<std::string> programs_used(const Example& example) {
   for (const auto& command : example.commands) {
     for (auto at = command.text.find(kBin); at != std::string::npos; at = command.text.find(kBin, at + 1)) {
       std::size_t end = at + kBin.size();
-      while (end < command.text.size() &&
-             (std::isalnum(static_cast<unsigned char>(command.text[end])) || command.text[end] == '-'))
+      // A name, and a path under build/bin/ (broken/select-no-rebuild): letters, digits, '-', '_', '/'.
+      while (end < command.text.size() && (std::isalnum(static_cast<unsigned char>(command.text[end])) ||
+                                           std::string_view("-_/").find(command.text[end]) != std::string_view::npos))
         ++end;
       programs.push_back(command.text.substr(at + kBin.size(), end - at - kBin.size()));
     }
