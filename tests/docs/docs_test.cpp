@@ -1,6 +1,7 @@
 // docs_test - runs every command of the course (docs/*.md) and checks that its
 // output still has the shape the chapter shows, so the course never drifts from
 // the programs. How examples are written: course.hpp; how they run: sandbox.hpp.
+#include <fnmatch.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -57,6 +58,21 @@ std::vector<Case> all_cases() {
   return cases;
 }
 
+// Whether the repository's .gitignore ignores `name`, a file or directory
+// written at the top of a checkout. Only the forms .gitignore uses are read:
+// `/name`, `/*.ext`, `name/`, `dir/` (a leading '/' anchors, a trailing one
+// means a directory, which makes no difference here).
+bool ignored_at_top(const std::string& gitignore, const std::string& name) {
+  std::istringstream lines(gitignore);
+  for (std::string pattern; std::getline(lines, pattern);) {
+    if (pattern.empty() || pattern.starts_with('#') || pattern.starts_with('!')) continue;
+    if (pattern.starts_with('/')) pattern.erase(0, 1);
+    if (pattern.ends_with('/')) pattern.pop_back();
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) text += "    " + line + "\n";
@@ -90,6 +106,13 @@ TEST_P(CourseExample, OutputHasTheShapeShown) {
     for (const auto& problem : figures_out_of_range(command, t.outputs[i]))
       ADD_FAILURE() << example.file << ":" << command.line << ": $ " << command.text << "\n  " << problem;
   }
+  // A student who works in the checkout instead of a scratch directory
+  // (docs/README.md) must not find the course's files in `git status`.
+  const std::string gitignore = read_file(fs::path(MUXLAB_SOURCE_DIR) / ".gitignore");
+  for (const auto& name : t.written)
+    EXPECT_TRUE(ignored_at_top(gitignore, name))
+        << example.file << ":" << example.line << " writes " << name
+        << ", which .gitignore does not ignore (add it there, with the others the course writes)";
   EXPECT_TRUE(t.left_running.empty()) << example.file << ":" << example.line
                                       << " leaves jobs running (a student's next server would find "
                                          "its port taken; end with `kill %1; wait`):\n"
@@ -123,6 +146,16 @@ TEST(CourseIndex, RelativeLinksExist) {
           << file.filename().string() << " links " << target << ", which does not exist";
     }
   }
+}
+
+TEST(CourseIndex, GitignoreFormsAreRead) {
+  const std::string gitignore = "# comment\n/*.log\n/trace.txt\n/myreport/\n__pycache__/\n";
+  EXPECT_TRUE(ignored_at_top(gitignore, "busy.log"));
+  EXPECT_TRUE(ignored_at_top(gitignore, "trace.txt"));
+  EXPECT_TRUE(ignored_at_top(gitignore, "myreport"));
+  EXPECT_TRUE(ignored_at_top(gitignore, "__pycache__"));
+  EXPECT_FALSE(ignored_at_top(gitignore, "trace.txt.bak"));
+  EXPECT_FALSE(ignored_at_top(gitignore, "hog.py"));
 }
 
 // The rules of course.hpp, on their own.

@@ -238,10 +238,12 @@ Transcript run_example(const Example& example, const fs::path& bin_dir, const fs
   const fs::path work = root / "work";
   fs::create_directories(work / "build");
   fs::create_directory_symlink(bin_dir, work / "build" / "bin");
+  std::set<std::string> links = {"build"};
   for (const auto& entry : fs::directory_iterator(source_dir)) {
     const std::string name = entry.path().filename().string();
     if (name.starts_with("build") || name.starts_with(".")) continue;  // build dirs, .git
     fs::create_symlink(entry.path(), work / name);
+    links.insert(name);
   }
 
   Transcript transcript;
@@ -249,6 +251,10 @@ Transcript run_example(const Example& example, const fs::path& bin_dir, const fs
   std::ofstream(root / "script.sh") << transcript.script;
   transcript.output = run_bash(root / "script.sh", work, bin_dir, example.timeout, transcript.timed_out);
   const std::string& output = transcript.output;
+  for (const auto& entry : fs::directory_iterator(work)) {
+    const std::string name = entry.path().filename().string();
+    if (!links.contains(name)) transcript.written.push_back(name);
+  }
   std::error_code ignored;
   fs::remove_all(root, ignored);
 

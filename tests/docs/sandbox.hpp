@@ -21,6 +21,7 @@ namespace muxlab::docs {
 struct Transcript {
   std::vector<std::vector<std::string>> outputs;  // per command: its stdout and stderr lines
   std::vector<std::string> left_running;          // `jobs -r` at the end: should be empty
+  std::vector<std::string> written;               // what the example left in the student's directory
   bool timed_out = false;
   std::string script;                             // what bash ran, for failure messages
   std::string output;                             // all it printed, markers included
