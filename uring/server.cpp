@@ -67,15 +67,17 @@ using namespace muxlab::core;
 namespace {
 
 constexpr unsigned kQueueDepth = 4096;             // SQEs; the CQ ring gets twice as many
-constexpr unsigned kDefaultBuffers = 1024;         // --buffers: ring entries, a power of two
-constexpr unsigned kBufferSize = 16 * 1024;        // each provided buffer
+constexpr unsigned kDefaultBuffers = 256;          // --buffers: ring entries, a power of two
+constexpr unsigned kBufferSize = 64 * 1024;        // each provided buffer
 constexpr unsigned kBufferGroup = 0;               // the ring's id, named by every recv SQE
 constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 32768 buffers
-// Bytes a connection may hold in the shared ring, received but not yet taken
-// by its session (which owes replies first, or is frozen by a send); then its
-// recv is cancelled, so that a client that never reads cannot take the ring
-// from everyone else.
-constexpr std::size_t kHoldLimit = kTurnBudget;
+// Ring buffers a connection may hold, received but not yet taken by its
+// session (which owes replies first, or is frozen by a send); then its recv is
+// cancelled, so that a client that never reads cannot take the ring from
+// everyone else. Counted in buffers, not bytes: a receive takes a whole buffer
+// however few bytes land in it. Two let a bulk sender's next read land while
+// its send is in flight.
+constexpr std::size_t kHoldLimit = 2;
 
 // Every SQE carries a user_data that comes back in its CQE: what the operation
 // was, and on which descriptor.
@@ -345,10 +347,10 @@ void feed_held(Server& s, Client& cl) {
   apply_eof(s, cl);
 }
 
-std::size_t held_bytes(const Server& s, const Client& cl) {
-  std::size_t bytes = 0;
-  for (std::uint16_t id = cl.held; id != kNoBuffer; id = s.lent[id].next) bytes += s.lent[id].length;
-  return bytes;
+std::size_t held_buffers(const Server& s, const Client& cl) {
+  std::size_t count = 0;
+  for (std::uint16_t id = cl.held; id != kNoBuffer; id = s.lent[id].next) ++count;
+  return count;
 }
 
 void close_conn(Server& s, int fd);
@@ -368,7 +370,7 @@ void settle(Server& s, int fd) {
     }
     s.any_closing = s.any_closing || c.closing;
   }
-  const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && held_bytes(s, cl) < kHoldLimit;
+  const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && held_buffers(s, cl) < kHoldLimit;
   if (want && !cl.recv_armed) {
     arm_recv(s, fd, cl);
   } else if (!want && cl.recv_armed && !cl.cancelling && !cl.retiring) {
@@ -586,7 +588,7 @@ int main(int argc, char** argv) {
   unsigned buffers = kDefaultBuffers;
   bool sqpoll = false;
   const ExtraFlag extra[] = {
-      {"--buffers", "N", "provided buffers in the ring, a power of two (default 1024), 16 KiB each",
+      {"--buffers", "N", "provided buffers in the ring, a power of two (default 256), 64 KiB each",
        [&buffers](std::string_view v) {
          std::uint64_t n = 0;
          if (!parse_number(v, 1, 32768, n) || (n & (n - 1)) != 0) return false;

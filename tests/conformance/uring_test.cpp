@@ -62,36 +62,36 @@ TEST_F(UringServer, BufferRingRunningDryLosesNoByte) {
   ServerProcess server = start({"--framing", "raw", "--buffers", "1"});
   std::vector<Conversation> clients;
   std::size_t total = 0;
-  for (std::uint32_t i = 0; i < 4; ++i) {
+  for (std::uint32_t i = 0; i < 8; ++i) {
     Conversation& c = clients.emplace_back(TestClient::connect(server.host(), server.port()));
-    c.to_send = c.expected = random_bytes(512 * 1024, i);
-    c.chunks = random_chunks(c.to_send.size(), 64 * 1024, i);
+    c.to_send = c.expected = random_bytes(1024 * 1024, i);
+    c.chunks = random_chunks(c.to_send.size(), 256 * 1024, i);
     total += c.to_send.size();
   }
   run_conversations(clients, 60s);
   for (const auto& c : clients) EXPECT_TRUE(c.answered_exactly()) << c.error;
   clients.clear();
   ServerStats stats = stop(server);
-  EXPECT_GT(stats["enobufs"], 0u) << "a ring of one buffer under four senders never ran dry?";
+  EXPECT_GT(stats["enobufs"], 0u) << "a ring of one buffer under eight senders never ran dry?";
   EXPECT_EQ(stats["bytes_in"], total);
   EXPECT_EQ(stats["bytes_out"], total);
 }
 
-// Lines of 40 KB through two 16 KiB buffers and a 4 KiB --max-pending: every
+// Lines of 150 KB through two 64 KiB buffers and a 4 KiB --max-pending: every
 // line spans several ring buffers and several of the session's windows, and
 // the session is back-pressured at every line. Each must still come back whole.
 TEST_F(UringServer, LongLinesAcrossRingBuffersAndWindows) {
-  ServerProcess server = start({"--buffers", "2", "--max-pending", "4096"});
+  ServerProcess server = start({"--buffers", "2", "--max-pending", "4096", "--max-line", "200000"});
   std::vector<Conversation> clients;
   for (std::uint32_t i = 0; i < 3; ++i) {
     Conversation& c = clients.emplace_back(TestClient::connect(server.host(), server.port()));
     for (int line = 0; line < 8; ++line) {
-      std::string payload = random_bytes(40'000, i * 100 + static_cast<std::uint32_t>(line));
+      std::string payload = random_bytes(150'000, i * 100 + static_cast<std::uint32_t>(line));
       std::replace(payload.begin(), payload.end(), '\n', ' ');
       c.to_send += payload + "\n";
     }
     c.expected = c.to_send;
-    c.chunks = random_chunks(c.to_send.size(), 30'000, i);
+    c.chunks = random_chunks(c.to_send.size(), 100'000, i);
   }
   run_conversations(clients, 60s);
   for (const auto& c : clients) EXPECT_TRUE(c.answered_exactly()) << c.error;
