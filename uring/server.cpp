@@ -11,8 +11,11 @@
 //
 // What it teaches: completions instead of readiness, and who owns a buffer
 // while an operation is in flight.
-//   - A multishot accept, and a multishot recv per connection, are submitted
-//     once and complete again and again (IORING_CQE_F_MORE says "still armed").
+//   - A multishot accept is submitted once and completes again and again
+//     (IORING_CQE_F_MORE says "still armed"). Each connection has one recv in
+//     flight at a time, re-armed after each completion: a multishot recv would
+//     fill buffer after buffer for a client that sends and never reads (up to
+//     32 of them before a cancel can land), where a single one takes one.
 //   - Receives land in a provided-buffer ring shared by every connection: the
 //     kernel picks a buffer only when data arrives, so an idle connection holds
 //     none. A buffer is the kernel's until a completion names it (its id is in
@@ -26,8 +29,9 @@
 //     ring buffers, and one send at a time keeps the replies in order.
 //
 // Its limits: Linux only, and recent: provided-buffer rings and multishot
-// accept need 5.19, multishot recv 6.0, IORING_SETUP_DEFER_TASKRUN 6.1 (older
-// kernels get COOP_TASKRUN). io_uring has been a large attack surface: some
+// accept need 5.19, IORING_SETUP_DEFER_TASKRUN 6.1 (older kernels get
+// COOP_TASKRUN), the wait for a batch of completions 6.12 (older kernels
+// wait for one). io_uring has been a large attack surface: some
 // platforms turn it off (sysctl kernel.io_uring_disabled, Android, ChromeOS)
 // and container runtimes' default seccomp profiles block io_uring_setup().
 // Then uring-server says why in one line and exits 1. One thread, one core.
@@ -69,6 +73,10 @@ namespace {
 constexpr unsigned kQueueDepth = 4096;             // SQEs; the CQ ring gets twice as many
 constexpr unsigned kDefaultBuffers = 256;          // --buffers: ring entries, a power of two
 constexpr unsigned kBufferSize = 64 * 1024;        // each provided buffer
+constexpr auto kBatchWait = std::chrono::microseconds(20);  // longest wait for a batch
+constexpr unsigned kMinBatch = 16;                 // turns smaller than this wait for one completion
+constexpr unsigned kMaxBatch = 64;                 // completions waited for at most
+constexpr unsigned kFeatMinTimeout = 1U << 15;     // IORING_FEAT_MIN_TIMEOUT, newer than liburing 2.3
 constexpr unsigned kBufferGroup = 0;               // the ring's id, named by every recv SQE
 constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 32768 buffers
 // Ring buffers a connection may hold, received but not yet taken by its
@@ -77,7 +85,7 @@ constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 3
 // everyone else. Counted in buffers, not bytes: a receive takes a whole buffer
 // however few bytes land in it. Two let a bulk sender's next read land while
 // its send is in flight.
-constexpr std::size_t kHoldLimit = 2;
+constexpr std::size_t kHoldLimit = 4;
 
 // Every SQE carries a user_data that comes back in its CQE: what the operation
 // was, and on which descriptor.
@@ -94,7 +102,7 @@ struct Client {
   Connection conn;
   std::uint32_t sending = 0;          // bytes offered by the send in flight (0: none): the session is frozen
   std::uint16_t held = kNoBuffer;     // the oldest ring buffer it holds (received, not yet in the session)
-  bool recv_armed : 1 = false;        // a multishot recv is in flight
+  bool recv_armed : 1 = false;        // a recv is in flight
   bool cancelling : 1 = false;        // and its cancel too (back-pressure)
   bool starved : 1 = false;           // ENOBUFS: re-armed when a buffer is free
   bool eof_held : 1 = false;          // the client's EOF came after the held bytes
@@ -128,6 +136,9 @@ struct Server {
   bool any_closing = false;                         // a client may linger after our half-close: on_tick looks
   const unsigned buffer_count;                      // --buffers
   const bool sqpoll;                                // --sqpoll
+  bool batch_wait = false;                          // the kernel can wait for a batch (Linux 6.12)
+  bool ring_registered = false;                     // io_uring_enter() names the ring by its index
+  unsigned last_batch = 1;                          // completions the last turn reaped
   std::size_t max_clients = 0;                      // --max-clients, or what RLIMIT_NOFILE allows
   bool accept_paused = false;                       // out of descriptors: accept re-armed on the tick
   std::optional<Clock::time_point> drain_deadline;  // set by a stop request
@@ -147,8 +158,7 @@ struct Server {
             : disabled == 1 ? "sysctl kernel.io_uring_disabled = 1 and this user is not in kernel.io_uring_group"
                             : "denied by a seccomp filter or a security module (container runtimes' default)";
   } else if (err == EINVAL) {
-    cause = "this kernel lacks a feature it needs (provided-buffer rings and multishot accept: Linux 5.19; "
-            "multishot recv: 6.0)";
+    cause = "this kernel lacks a feature it needs (provided-buffer rings and multishot accept: Linux 5.19)";
   } else if (err == ENOMEM) {
     cause = "RLIMIT_MEMLOCK too small for the rings (kernels before 5.12 charge them to it)";
   }
@@ -175,8 +185,9 @@ void set_up_ring(Server& s) {
     rc = io_uring_queue_init_params(kQueueDepth, &s.ring, &params);
   }
   if (rc < 0) die_unavailable("io_uring_setup", -rc);
+  s.batch_wait = (params.features & kFeatMinTimeout) != 0;
   // io_uring_enter() on a registered ring index skips looking the ring's fd up each time.
-  io_uring_register_ring_fd(&s.ring);
+  s.ring_registered = io_uring_register_ring_fd(&s.ring) == 1;
 }
 
 // The provided-buffer ring: an array of {address, length, id} entries that
@@ -227,15 +238,48 @@ void give_back(Server& s, std::uint16_t id) {
   --s.held_buffers;
 }
 
+// liburing's own step before io_uring_enter(): publish the SQEs queued since
+// the last call (the kernel reads up to the ring's tail) and count them.
+// liburing 2.3 does not export it, and the batched wait below calls
+// io_uring_enter2() itself.
+unsigned publish_submissions(io_uring& ring) {
+  io_uring_sq& sq = ring.sq;
+  if (sq.sqe_head != sq.sqe_tail) {
+    sq.sqe_head = sq.sqe_tail;
+    __atomic_store_n(sq.ktail, sq.sqe_tail, __ATOMIC_RELEASE);
+  }
+  return sq.sqe_tail - __atomic_load_n(sq.khead, __ATOMIC_ACQUIRE);
+}
+
 // One io_uring_enter(): submits every SQE queued since the last call, then
-// waits for a completion, or `ms` (-1: no limit). liburing fills the ring's
-// tail and calls io_uring_enter(2) for us.
+// waits for completions, or `ms` (-1: no limit).
+//
+// How many to wait for decides the system calls per message. A turn's sends
+// usually complete inside the call that submits them, so a wait for one
+// completion ends at once on their CQEs, before any client's next message is
+// in: two calls a turn. Since Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) the kernel
+// can wait for a batch, but not for long: for as many completions as the last
+// turn brought, at most kBatchWait, then for whatever is there. Small turns
+// (few busy clients) wait for one, so that a lone client never waits for
+// company. liburing 2.3 predates the batch wait: the call is made here.
 int submit_and_wait(Server& s, int ms) {
   s.stats.sqes_submitted += io_uring_sq_ready(&s.ring);
-  if (ms < 0) return io_uring_submit_and_wait(&s.ring, 1);
-  io_uring_cqe* cqe = nullptr;
-  __kernel_timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
-  return io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
+  const bool batch = s.batch_wait && !s.sqpoll && s.last_batch >= kMinBatch;
+  if (!batch) {
+    if (ms < 0) return io_uring_submit_and_wait(&s.ring, 1);
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
+    return io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
+  }
+  // Without a timeout the kernel would end the wait after min_wait_usec even with nothing in.
+  __kernel_timespec ts = ms < 0 ? __kernel_timespec{3600, 0} : __kernel_timespec{ms / 1000, (ms % 1000) * 1'000'000L};
+  io_uring_getevents_arg arg{};
+  arg.pad = static_cast<std::uint32_t>(kBatchWait.count());  // min_wait_usec since 6.12
+  arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
+  const unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG |
+                         (s.ring_registered ? IORING_ENTER_REGISTERED_RING : 0u);
+  return io_uring_enter2(s.ring.enter_ring_fd, publish_submissions(s.ring), std::min(s.last_batch, kMaxBatch), flags,
+                         reinterpret_cast<sigset_t*>(&arg), sizeof arg);  // -errno on failure, as liburing's calls
 }
 
 // A free SQE. The queue holds kQueueDepth; if a turn queues more, the ones so
@@ -274,11 +318,12 @@ void arm_accept(Server& s) {
   s.accepting = true;
 }
 
-// Armed once; each arrival of data completes it again, into a buffer the
-// kernel takes from the ring (IOSQE_BUFFER_SELECT from group kBufferGroup).
+// One receive: it completes when data arrives, into a buffer the kernel takes
+// from the ring then (IOSQE_BUFFER_SELECT from group kBufferGroup), up to
+// kBufferSize bytes. Re-armed by settle() while the session wants input.
 void arm_recv(Server& s, int fd, Client& cl) {
   io_uring_sqe* sqe = get_sqe(s);
-  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  io_uring_prep_recv(sqe, fd, nullptr, kBufferSize, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, tag(Op::recv, fd));
@@ -445,11 +490,11 @@ void accept_clients(Server& s, const io_uring_cqe& cqe) {
   if (!s.accepting && !s.accept_paused && s.listener) arm_accept(s);
 }
 
-// A completion of a connection's multishot recv.
+// A completion of a connection's recv: it ended (settle() arms the next).
 void on_recv(Server& s, const io_uring_cqe& cqe) {
   const int fd = fd_of(cqe.user_data);
   Client& cl = *client_at(s, fd);
-  if ((cqe.flags & IORING_CQE_F_MORE) == 0) cl.recv_armed = cl.cancelling = false;  // it ended
+  cl.recv_armed = cl.cancelling = false;
   if (cqe.res > 0) {
     const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     s.stats.count_recv(static_cast<std::size_t>(cqe.res));
@@ -475,8 +520,6 @@ void on_recv(Server& s, const io_uring_cqe& cqe) {
     vlog("fd %d: ENOBUFS: no free buffer, waiting for one", fd);
     cl.starved = true;
     s.starved.push_back(fd);
-  } else if (cqe.res == -EINVAL) {
-    die_unavailable("multishot recv", EINVAL);  // before Linux 6.0
   } else if (cqe.res != -ECANCELED) {
     errno = -cqe.res;  // ECONNRESET, ETIMEDOUT, ...: this client only
     on_error(cl.conn, s.stats, "recv");
@@ -549,6 +592,7 @@ void serve_completions(Server& s) {
   }
   io_uring_cq_advance(&s.ring, seen);  // the kernel may reuse those slots now
   s.stats.cqes_reaped += seen;
+  s.last_batch = std::max(seen, 1u);
 }
 
 // Closes clients that never sent their EOF after our half-close. A scan of the
@@ -599,7 +643,7 @@ int main(int argc, char** argv) {
        [&sqpoll](std::string_view) { return sqpoll = true; }},
   };
   const ServerOptions options = parse_server_options(
-      argc, argv, "uring-server", "The io_uring(7) echo server: completions, multishot operations, provided buffers.",
+      argc, argv, "uring-server", "The io_uring(7) echo server: completions, a multishot accept, provided buffers.",
       extra);
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM write to the self-pipe
   Server s(options, buffers, sqpoll);
