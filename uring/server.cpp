@@ -83,7 +83,7 @@ constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 3
 // session (which owes replies first, or is frozen by a send); then its recv is
 // cancelled, so that a client that never reads cannot take the ring from
 // everyone else. Counted in buffers, not bytes: a receive takes a whole buffer
-// however few bytes land in it. Two let a bulk sender's next read land while
+// however few bytes land in it. Four let a bulk sender's next reads land while
 // its send is in flight.
 constexpr std::size_t kHoldLimit = 4;
 

@@ -1,5 +1,5 @@
 // uring_test.cpp - what only uring-server has: the provided-buffer ring running
-// dry (ENOBUFS), back-pressure through a cancelled multishot recv, short sends
+// dry (ENOBUFS), back-pressure (no recv armed while replies are owed), short sends
 // re-submitted, the ring's counters, --sqpoll, and the one line it prints where
 // io_uring is forbidden (a seccomp filter, as container runtimes install).
 //
