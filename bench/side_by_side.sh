@@ -48,11 +48,28 @@ total=$("$bench" "${args[@]}" --benchmark_list_tests | wc -l)
 echo "running $total benchmarks ($repetitions repetitions, in random order; each starts its server," \
      "measures, stops it); console log: $out/console.txt"
 start=$SECONDS
-# Progress lines come on stderr ("  running BM_..."): number them as they come.
+# echo-bench's stderr: the run's context (machine, commit, build: lines up to 500
+# columns), a line as each benchmark starts ("  running BM_...") and any warning.
+# The terminal gets the progress, numbered as it comes, and the warnings; the
+# context joins the console log (both writers append: neither overwrites the
+# other). Bash's read takes a pipe a line at a time, where awk would wait for a
+# block of them.
+show_progress() {
+  local n=0 line
+  while IFS= read -r line; do
+    case $line in
+      "  running "*) echo "[$((++n))/$total] ${line#  running }" ;;
+      "***WARNING*** Library was built as DEBUG"*)
+        echo "note: Google Benchmark warns that its library \"was built as DEBUG\": Debian builds it so. It"
+        echo "      says nothing of muxlab's build, and does not slow a benchmark of one timed window." ;;
+      "echo-bench:"* | "***WARNING"* | "muxlab_scheduling: SCHED_OTHER (SCHED_FIFO refused"*) echo "$line" ;;
+      *) echo "$line" >>"$out/console.txt" ;;
+    esac
+  done
+}
+: >"$out/console.txt"
 "$bench" "${args[@]}" --muxlab_progress \
-    --benchmark_out="$out/results.json" --benchmark_out_format=json >"$out/console.txt" \
-    2> >(awk -v total="$total" '/^  running /{ n++; sub(/^  running /, ""); printf "[%d/%d] %s\n", n, total, $0; fflush(); next }
-                                { print; fflush() }' >&2)
+    --benchmark_out="$out/results.json" --benchmark_out_format=json >>"$out/console.txt" 2> >(show_progress >&2)
 wait  # for the progress filter's last lines
 echo "done in $((SECONDS - start)) s"
 echo
