@@ -39,6 +39,9 @@ STYLE = {  # select/poll families share a hue with their libevent twin
     "libevent-select": ("#9467bd", "v", "--"), "libuv": ("#98df8a", "h", "--"),
     "asio": ("#c5b0d5", "p", "--"), "floor": ("#000000", "*", ":"), "target": ("#000000", "X", "-."),
 }
+# The model every other one's cost per message is a ratio to (the raw Linux
+# readiness loop the libraries and io_uring are weighed against).
+REFERENCE = "epoll"
 FALLBACK_COLOURS = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252", "#bd9e39"]
 
 # What each server runs on, for "Portability and code"; a model not named here
@@ -427,7 +430,10 @@ class Plots:
 
     def bars(self, ax, names, cells, scale=1.0, log=False):
         """Bars of medians with min-max whiskers; on a log axis a zero has no bar
-        but a '0' where it would stand."""
+        but a '0' where it would stand. A log axis only where the values other
+        than zero span more than a decade: over less it would show one tick."""
+        nonzero = [c.median for c in cells if c is not None and c.median > 0]
+        log = log and len(nonzero) >= 2 and max(nonzero) > 10 * min(nonzero)
         values = []
         for i, (m, c) in enumerate(zip(names, cells)):
             if c is None:
@@ -546,7 +552,7 @@ class Plots:
         if idle_models:
             cells = [res.cell("IdleCpu", m, "server_cpu_share", conns=100) for m in idle_models]
             self.bars(axes[1], idle_models, cells, log=True)
-            axes[1].set_ylabel("server CPU seconds per second (log)")
+            axes[1].set_ylabel("server CPU seconds per second" + (" (log)" if axes[1].get_yscale() == "log" else ""))
             axes[1].set_title("CPU while idle: 100 connections open, nothing sent")
         self.save(fig, "cpu.png")
 
@@ -590,7 +596,7 @@ class Plots:
             if names:
                 self.bars(ax, [n.split(" ")[0] for n in names], cells, log=log)
                 ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-                ax.set_ylabel("bytes" + (" (log)" if log else ""))
+                ax.set_ylabel("bytes" + (" (log)" if ax.get_yscale() == "log" else ""))
                 ax.grid(True, axis="y", alpha=0.3)
             else:
                 self.not_measured(ax)
@@ -658,9 +664,21 @@ def pick_text(best, ties):
     return best[0] + (f" (tied: {names(ties)})" if ties else "")
 
 
+def one_at_a_time(res):
+    """Models that serve one client at a time (ping-pong with one connection only,
+    where others ran with more): blocking-server. Not a pick for anything."""
+    many = {m for (w, m, p) in res.runs if w == "PingPong" and dict(p).get("conns", 1) > 1}
+    return [m for m in res.models("PingPong") if many and m not in many]
+
+
+# Models whose limit the figures of a quick run do not show.
+LIMITS = {"select": "at most FD_SETSIZE (1024) descriptors",
+          "libevent-select": "at most FD_SETSIZE (1024) descriptors"}
+
+
 def advice(res):
     """Rows (situation, pick, why, see) from this run's figures."""
-    models = [m for m in res.models() if m not in ("floor", "target")]
+    models = [m for m in res.models() if m not in ("floor", "target") and m not in one_at_a_time(res)]
     rows = []
     idle_cpu = {m: res.cell("IdleCpu", m, "server_cpu_share", conns=100) for m in models}
     sleepers = [m for m in models if idle_cpu[m] is None or idle_cpu[m].median < 0.1]
@@ -764,6 +782,13 @@ def advice(res):
         rows.append(["A CPU budget while idle", "anything but " + ", ".join(burners) if burners else "any",
                      why, link("CPU", "#cpu") + ", " + link("plot", "cpu.png")])
 
+    # A pick with a limit this run may not show says so.
+    for row in rows:
+        picked = row[1].replace("(tied:", ",").replace(")", "").split(",")
+        limited = [m for m in LIMITS if m in (p.strip() for p in picked)]
+        if limited:
+            row[2] += "; " + "; ".join(f"{m}: {LIMITS[m]}" for m in limited)
+
     # Portability and code.
     rows.append(["Portability, code to read", "see the table",
                  "what each runs on, and how many lines its server takes",
@@ -837,13 +862,18 @@ def section_side_by_side(res, models):
     cols = {f.label: bold_best(res, f, models) for f in figures}
     busy = busy_conns(res)
     tput = lambda m: res.cell("PingPong", m, "items_per_second", conns=busy, bytes=64)
-    rows = [[m] + [cols[f.label][m] for f in figures] + [ratio_text(tput(m), tput("libevent")), ratio_text(tput(m), tput("floor"))]
+    eff = lambda m: res.cell("PingPong", m, "msgs_per_server_cpu_s", conns=busy, bytes=64)
+    rows = [[m] + [cols[f.label][m] for f in figures] + [ratio_text(eff(m), eff(REFERENCE)),
+                                                         ratio_text(tput(m), tput("floor"))]
             for m in models]
-    header = ["model"] + [" ".join(f.label) for f in figures] + [f"msgs/s x libevent", "msgs/s x floor"]
+    header = ["model"] + [" ".join(f.label) for f in figures] + [f"msgs/CPU-s x {REFERENCE}", "msgs/s x floor"]
     md = ["## Side by side", "",
           "Each figure: the median of the repetitions ±half their range. **Bold**: the best in its column, and "
-          "every figure the noise does not tell apart from it (not ranked against each other). Ratios are printed "
-          "to the precision the noise allows; ≈1x: the noise covers 1.", "", md_table(header, rows), ""]
+          "every figure the noise does not tell apart from it (not ranked against each other). "
+          f"msgs/CPU-s x {REFERENCE}: messages per second of server CPU with {busy} connections, as a multiple of "
+          f"{REFERENCE}-server's (above 1: cheaper per message than raw {REFERENCE}); msgs/s x floor: messages per "
+          "second against the floor's. Ratios are printed to the precision the noise allows; ≈1x: the noise "
+          "covers 1.", "", md_table(header, rows), ""]
     if res.repetitions() > 1 and len(models) > 1:
         stable = []
         for fig in figures:
@@ -919,7 +949,8 @@ def write_report(res, out, notes, command, base):
     if len(candidates) > 1:
         md += ["## Which model when", "",
                "From this run's figures. A tie means the noise could not tell those models apart; the links lead "
-               "to the table or plot that shows it.", "",
+               "to the table or plot that shows it."
+               + "".join(f" {m} serves one client at a time: it is no pick here." for m in one_at_a_time(res)), "",
                md_table(["if you have", "pick", "because (this run)", "see"], advice(res)), ""]
     md += section_side_by_side(res, models)
     if base is not None:
@@ -947,9 +978,9 @@ def write_report(res, out, notes, command, base):
                     rows.append([m, c, b, cell_text(ips), cc("rtt_p50_us"), cc("rtt_p99_us"), cc("server_cpu_us_per_msg"),
                                  cc("msgs_per_server_cpu_s"), cc("server_syscalls_per_msg"),
                                  ratio_text(g(m, "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b),
-                                            g("libevent", "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b))])
+                                            g(REFERENCE, "PingPong", "msgs_per_server_cpu_s", conns=c, bytes=b))])
         md += [md_table(["model", "conns", "bytes", "msgs/s", "rtt p50 us", "rtt p99 us", "server CPU us/msg",
-                         "msgs/server-CPU-s", "syscalls/msg", "CPU eff. x libevent"], rows), ""]
+                         "msgs/server-CPU-s", "syscalls/msg", f"msgs/CPU-s x {REFERENCE}"], rows), ""]
 
     if "latency.png" in plots:
         md += ["## Latency", "",
@@ -967,7 +998,8 @@ def write_report(res, out, notes, command, base):
         md += ["## CPU", "",
                f"Left: each model's server CPU per message against the messages per second it served, {busy} "
                "connections (down and right is better). Right: the server's CPU with 100 connections open and "
-               "nothing sent, on a log scale (a zero has no bar): the busy poller burns a whole CPU doing nothing; "
+               "nothing sent, on a log scale where the figures span more than a decade (a zero then has no bar, but "
+               "a 0): the busy poller burns a whole CPU doing nothing; "
                "the others sleep in the kernel.", "", "![cpu](cpu.png)", ""]
         rows = [[m, cell_text(g(m, "IdleCpu", "server_cpu_share", conns=100)),
                  cell_text(g(m, "PingPong", "server_cpu_us_per_msg", conns=busy, bytes=64)),
@@ -982,8 +1014,9 @@ def write_report(res, out, notes, command, base):
                "One connection in ping-pong (64 B) while K others stay open and silent. select and poll hand the "
                "kernel every descriptor on every call, and scan them all afterwards; epoll and io_uring keep the "
                "interest in the kernel and return only what is ready. Memory per idle connection: the server's RSS "
-               "growth over K, and the kernel's slab growth over K (both ends of each connection, machine-wide, so "
-               "only from 1000 up). A model stops where it cannot go on: the skips say why.", "",
+               "growth over K; the kernel's slab growth over K (the socket structures of both ends of each connection, "
+               "from /proc/slabinfo, else /proc/meminfo) and its socket buffers' growth over K (/proc/net/sockstat), "
+               "both machine-wide, so only from 1000 up: what a deployment pays per connection whatever it picks. A model stops where it cannot go on: the skips say why.", "",
                "![idle scaling](idle_scaling.png)", ""]
         rows = []
         for m in res.models("IdleScaling"):
@@ -996,11 +1029,12 @@ def write_report(res, out, notes, command, base):
             row += [cell_text(g(m, "IdleScaling", "server_cpu_us_per_msg", idle=top)) if top is not None else "–",
                     cell_text(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=top)) if top else "–",
                     cell_text(g(m, "IdleScaling", "kernel_slab_per_idle_conn_bytes", idle=top)) if top else "–",
+                    cell_text(g(m, "IdleScaling", "kernel_buffers_per_idle_conn_bytes", idle=top)) if top else "–",
                     fmt(top) if top is not None else "–"]
             rows.append(row)
         md += [md_table(["model"] + [f"rtt p50 us, K={fmt(k)}" for k in ks]
                         + ["server CPU us/msg at largest K", "RSS B/idle conn", "kernel slab B/idle conn",
-                           "largest K"], rows), ""]
+                           "kernel socket buffers B/idle conn", "largest K"], rows), ""]
 
     if "chunking.png" in plots:
         md += ["## Chunking", "",
@@ -1033,12 +1067,14 @@ def write_report(res, out, notes, command, base):
         rows = [[m, cell_text(g(m, "Bulk", "bytes_per_second", window=w), 1e-6),
                  ratio_text(g(m, "Bulk", "bytes_per_second", window=w), g("floor", "Bulk", "bytes_per_second", window=w)),
                  cell_text(g(m, "Bulk", "bytes_per_server_cpu_s", window=w)),
+                 ratio_text(g(m, "Bulk", "bytes_per_server_cpu_s", window=w),
+                            g(REFERENCE, "Bulk", "bytes_per_server_cpu_s", window=w)),
                  cell_text(g(m, "Bulk", "server_cpu_share", window=w)), cell_text(g(m, "Bulk", "client_cpu_share", window=w)),
                  cell_text(g(m, "Bulk", "server_bytes_per_recv", window=w)),
                  cell_text(g(m, "Bulk", "server_bytes_per_send", window=w)),
                  cell_text(g(m, "Bulk", "server_bytes_per_wakeup", window=w))]
                 for m in res.models("Bulk")]
-        md += [md_table(["model", "MB/s", "x floor", "bytes per server-CPU-s", "server CPU share",
+        md += [md_table(["model", "MB/s", "x floor", "bytes per server-CPU-s", f"bytes/CPU-s x {REFERENCE}", "server CPU share",
                          "load-gen CPU share", "server bytes/recv", "server bytes/send", "server bytes/wakeup"], rows), ""]
 
     md += section_portability(res, models)

@@ -78,5 +78,5 @@ if [[ -n ${MUXLAB_BASELINE:-} ]]; then baseline=(--baseline "$MUXLAB_BASELINE");
 "$python" "$root/bench/report.py" "$out/results.json" --table "${baseline[@]}"
 echo
 "$python" "$root/bench/report.py" "$out/results.json" --out "$out" "${baseline[@]}" \
-    --command "bench/side_by_side.sh ${1:-build} ${2:-}" >/dev/null
+    --command "bench/side_by_side.sh${1:+ $1}${2:+ $2}" >/dev/null
 echo "report: $out/report.md (which model when, plots, every figure's spread); raw figures: $out/results.json"
