@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -42,6 +44,13 @@ std::string string_field(const std::string& text, const std::string& key) {
 std::string BenchmarkJson::error() const { return string_field(text, "error_message"); }
 
 std::string BenchmarkJson::label() const { return string_field(text, "label"); }
+
+double BenchmarkJson::number(const std::string& key) const {
+  const std::string start = "\"" + key + "\": ";
+  const auto at = text.find(start);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(text.c_str() + at + start.size(), nullptr);
+}
 
 std::vector<BenchmarkJson> benchmarks_of(const std::string& json) {
   std::vector<BenchmarkJson> out;

@@ -26,6 +26,7 @@ struct BenchmarkJson {
   std::string error() const;    // its error_message, or ""
   std::string label() const;    // its label, or ""
   bool has(const std::string& counter) const { return text.find("\"" + counter + "\": ") != std::string::npos; }
+  double number(const std::string& key) const;  // a numeric field ("real_time", a counter), NaN if absent
 };
 
 // The "benchmarks" of a JSON text, in order.

@@ -66,6 +66,26 @@ TEST(EchoBenchFlags, MinTimeIsTheMeasuredWindow) {
   const auto runs = benchmarks_of(r.out);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_FALSE(runs[0].failed()) << runs[0].error();
+  // The benchmark's time is the time of one message, so that compare.py sees
+  // a change of throughput: real_time (us) x messages per second = 10^6.
+  EXPECT_NEAR(runs[0].number("real_time") * runs[0].number("items_per_second"), 1e6, 2e4) << runs[0].text;
+}
+
+// The JSON's context says what was measured: muxlab's commit and build type,
+// and, for a build without optimisation or with the sanitizers, a warning that
+// is also on the console. This test is built as echo-bench is.
+TEST(EchoBenchFlags, RecordsCommitAndBuildAndWarnsOfASlowBuild) {
+  auto r = run_echo_bench({"--benchmark_filter=BM_IdleCpu/epoll/", "--muxlab_seconds=0.01"});
+  EXPECT_NE(r.out.find("\"muxlab_commit\": \""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"muxlab_build_type\": \""), std::string::npos) << r.out;
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__)
+  EXPECT_NE(r.out.find("\"muxlab_build_warning\": "), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("echo-bench: warning: muxlab is built without optimisation or with sanitizers"),
+            std::string::npos) << r.err;
+#else
+  EXPECT_EQ(r.out.find("muxlab_build_warning"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("echo-bench: warning"), std::string::npos) << r.err;
+#endif
 }
 
 TEST(EchoBenchFlags, ListsEveryModel) {

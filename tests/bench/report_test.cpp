@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/bench/common.hpp"
@@ -71,6 +72,50 @@ TEST(Report, TableReportAndComparePyOnTwoRuns) {
   } else {
     ADD_FAILURE() << kCompare << " is missing: install Debian's libbenchmark-tools";
   }
+  fs::remove_all(dir);
+}
+
+// The line of `text` that contains `what`, or "".
+std::string line_with(const std::string& text, const std::string& what) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find(what) != std::string::npos) return line;
+  return "";
+}
+
+// docs/results/targets.py on figures made up to tell right from wrong: a ratio
+// needs both of its figures, compares messages per server-CPU-second (here the
+// messages per second say the opposite), and a goal is met or missed by the
+// whole range of the repetitions.
+TEST(Targets, RatiosOfServerCpuEfficiencyNeedBothFigures) {
+  std::string json = "{\"context\": {}, \"benchmarks\": [\n";
+  auto add = [&json](const std::string& name, const std::string& figures) {
+    json += std::string(json.ends_with("[\n") ? "" : ",\n") + "{\"name\": \"" + name + "\", \"run_name\": \"" + name +
+            "/iterations:2/real_time\", \"run_type\": \"iteration\", " + figures + "}";
+  };
+  for (int delta : {-10, 0, 10}) {
+    const std::string d = std::to_string(delta);
+    add("BM_PingPong/epoll/conns:100/bytes:64", "\"msgs_per_server_cpu_s\": " + std::to_string(200 + delta) +
+                                                    ", \"items_per_second\": 100");
+    add("BM_PingPong/libuv/conns:100/bytes:64", "\"msgs_per_server_cpu_s\": " + std::to_string(100 + delta / 2) +
+                                                    ", \"items_per_second\": 200");
+    add("BM_PingPong/epoll/conns:1000/bytes:64", "\"msgs_per_server_cpu_s\": 200");
+    add("BM_IdleScaling/epoll/idle:10000", "\"rss_per_idle_conn_bytes\": 300, \"rtt_p50_us\": 50");
+  }
+  json += "\n]}\n";
+  std::string pattern = testing::TempDir() + "muxlab-targets-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern.data());
+  { std::ofstream(dir + "/results.json") << json; }
+  auto r = run_program(kPython, {source("docs/results/targets.py"), dir + "/results.json"}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit.code, 0) << r.err;
+  EXPECT_NE(line_with(r.out, "epoll / libuv, messages per server-CPU-second, 100 conns | 2 (1.8").find("| **met** |"),
+            std::string::npos) << r.out;
+  EXPECT_NE(line_with(r.out, "epoll / libuv, messages per server-CPU-second, 1000 conns").find("not measured"),
+            std::string::npos) << r.out;
+  EXPECT_NE(line_with(r.out, "epoll / asio, messages per server-CPU-second, 100 conns").find("not measured"),
+            std::string::npos) << r.out;
+  EXPECT_NE(line_with(r.out, "epoll RSS per idle connection at 10,000 | 300 B").find("**missed**"), std::string::npos)
+      << r.out;
   fs::remove_all(dir);
 }
 
