@@ -193,6 +193,8 @@ def change(old, new):
 def best_group(res, fig, models):
     """(best, ties, rest): the best model for a figure, the ones the noise does
     not tell apart from it, and the others, each (model, cell), best first."""
+    if fig.metric == "server_syscalls_per_msg":  # a library's count is not the others'
+        models = [m for m in models if m not in LIBRARY_COUNTED]
     cells = [(m, fig.cell(res, m)) for m in models]
     cells = [(m, c) for m, c in cells if c is not None]
     if not cells:
@@ -331,6 +333,8 @@ def print_table(res, base=None):
     for r in rows:
         print(line(r))
     reps = res.repetitions()
+    if any(m in LIBRARY_COUNTED for m in models):
+        print(textwrap.fill(CALLS_NOTE[0].upper() + CALLS_NOTE[1:] + ".", 100))
     print(f"Median of {reps} repetitions ±half their range." if reps > 1 else
           "One repetition: no spread measured, nothing ranked against noise.")
     if reps > 1 and len(models) > 1:
@@ -671,6 +675,14 @@ def one_at_a_time(res):
     return [m for m in res.models("PingPong") if many and m not in many]
 
 
+# Servers whose --stats count what the library's callbacks see, not the
+# system calls it makes (each library's README says what): their calls/msg are
+# not compared with the others'.
+LIBRARY_COUNTED = ("libevent", "libevent-poll", "libevent-select", "libuv", "asio")
+CALLS_NOTE = ("calls/msg of " + ", ".join(LIBRARY_COUNTED) + ": what the library's callbacks see, not every "
+              "system call it makes (their READMEs)")
+
+
 # Models whose limit the figures of a quick run do not show.
 LIMITS = {"select": "at most FD_SETSIZE (1024) descriptors",
           "libevent-select": "at most FD_SETSIZE (1024) descriptors"}
@@ -722,7 +734,7 @@ def advice(res):
     if conns:
         c = max(conns)
         calls = Figure(("",), "PingPong", "server_syscalls_per_msg", {"conns": c, "bytes": 64}, False)
-        best, ties, rest = best_group(res, calls, sleepers)
+        best, ties, rest = best_group(res, calls, [m for m in sleepers if m not in LIBRARY_COUNTED])
         if best and rest:
             why = (f"{fmt(best[1].median)} system calls per message with {c} busy connections "
                    f"({rest[-1][0]}: {fmt(rest[-1][1].median)}), from the servers' own counts" + burner_note(calls))
@@ -873,7 +885,8 @@ def section_side_by_side(res, models):
           f"msgs/CPU-s x {REFERENCE}: messages per second of server CPU with {busy} connections, as a multiple of "
           f"{REFERENCE}-server's (above 1: cheaper per message than raw {REFERENCE}); msgs/s x floor: messages per "
           "second against the floor's. Ratios are printed to the precision the noise allows; ≈1x: the noise "
-          "covers 1.", "", md_table(header, rows), ""]
+          "covers 1." + (f" {CALLS_NOTE[0].upper() + CALLS_NOTE[1:]}." if any(m in LIBRARY_COUNTED for m in models)
+                         else ""), "", md_table(header, rows), ""]
     if res.repetitions() > 1 and len(models) > 1:
         stable = []
         for fig in figures:
@@ -965,7 +978,8 @@ def write_report(res, out, notes, command, base):
                "C connections, one message in flight on each. Left: what the load generator got; on two CPUs it is "
                "often the bottleneck, so the right-hand plot (messages per second of *server* CPU) is the fair "
                "comparison of the servers' cost. System calls per message are the server's own count (--stats: "
-               "wakeups, recv, send, epoll_ctl where counted; uring-server's io_uring_enter calls), over its life.",
+               "wakeups, recv, send, epoll_ctl where counted; uring-server's io_uring_enter calls), over its life; "
+               + CALLS_NOTE + ".",
                "", "![ping-pong](pingpong.png)", ""]
         rows = []
         for m in res.models("PingPong"):
