@@ -252,6 +252,12 @@ def cell_text(c, scale=1.0, compact=False):
     return fmt(c.median * scale) + ("±" if compact else " ±") + f"{sp * 100:.0f}%"
 
 
+def growth_text(c):
+    """A machine-wide growth per connection: '≈0' where its runs do not all
+    show one (other work on the machine moves such a figure both ways)."""
+    return "≈0" if c is not None and c.lo <= 0 else cell_text(c)
+
+
 def md_table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -1043,7 +1049,7 @@ def write_report(res, out, notes, command, base):
             row += [cell_text(g(m, "IdleScaling", "server_cpu_us_per_msg", idle=top)) if top is not None else "–",
                     cell_text(g(m, "IdleScaling", "rss_per_idle_conn_bytes", idle=top)) if top else "–",
                     cell_text(g(m, "IdleScaling", "kernel_slab_per_idle_conn_bytes", idle=top)) if top else "–",
-                    cell_text(g(m, "IdleScaling", "kernel_buffers_per_idle_conn_bytes", idle=top)) if top else "–",
+                    growth_text(g(m, "IdleScaling", "kernel_buffers_per_idle_conn_bytes", idle=top)) if top else "–",
                     fmt(top) if top is not None else "–"]
             rows.append(row)
         md += [md_table(["model"] + [f"rtt p50 us, K={fmt(k)}" for k in ks]
