@@ -38,15 +38,15 @@ found=() missing=()
 for server in $("$bench" --muxlab_list_models | cut -f2 | sort -u); do
   if [[ -x $build/bin/$server ]]; then found+=("$server"); else missing+=("$server"); fi
 done
-echo "servers: ${found[*]}"
-if ((${#missing[@]})); then echo "not built (their benchmarks are skipped): ${missing[*]}"; fi
+echo "servers: ${found[*]}" | fold -s -w 100
+if ((${#missing[@]})); then echo "not built (their benchmarks are skipped): ${missing[*]}" | fold -s -w 100; fi
 
 args=(--muxlab_quick --benchmark_repetitions=$repetitions --benchmark_enable_random_interleaving=true)
 if [[ ${MUXLAB_REALTIME:-1} != 0 ]]; then args+=(--muxlab_realtime); fi
 args+=(${MUXLAB_BENCH_ARGS:-})
 total=$("$bench" "${args[@]}" --benchmark_list_tests | wc -l)
-echo "running $total benchmarks ($repetitions repetitions, in random order; each starts its server," \
-     "measures, stops it); console log: $out/console.txt"
+echo "running $total benchmarks ($repetitions repetitions, in random order; each starts its server, measures,"
+echo "stops it); console log: $out/console.txt"
 start=$SECONDS
 # echo-bench's stderr: the run's context (machine, commit, build: lines up to 500
 # columns), a line as each benchmark starts ("  running BM_...") and any warning.
@@ -79,4 +79,5 @@ if [[ -n ${MUXLAB_BASELINE:-} ]]; then baseline=(--baseline "$MUXLAB_BASELINE");
 echo
 "$python" "$root/bench/report.py" "$out/results.json" --out "$out" "${baseline[@]}" \
     --command "bench/side_by_side.sh${1:+ $1}${2:+ $2}" >/dev/null
-echo "report: $out/report.md (which model when, plots, every figure's spread); raw figures: $out/results.json"
+echo "report: $out/report.md (which model when, plots, every figure's spread)"
+echo "raw figures: $out/results.json"
