@@ -62,7 +62,8 @@ show_progress() {
       "***WARNING*** Library was built as DEBUG"*)
         echo "note: Google Benchmark warns that its library \"was built as DEBUG\": Debian builds it so. It"
         echo "      says nothing of muxlab's build, and does not slow a benchmark of one timed window." ;;
-      "echo-bench:"* | "***WARNING"* | "muxlab_scheduling: SCHED_OTHER (SCHED_FIFO refused"*) echo "$line" ;;
+      "echo-bench:"* | "***WARNING"* | "muxlab_scheduling: SCHED_OTHER (SCHED_FIFO refused"*)
+        echo "$line" | fold -s -w 100 ;;
       *) echo "$line" >>"$out/console.txt" ;;
     esac
   done
