@@ -44,7 +44,8 @@ if ((${#missing[@]})); then echo "not built (their benchmarks are skipped): ${mi
 args=(--muxlab_quick --benchmark_repetitions=$repetitions --benchmark_enable_random_interleaving=true)
 if [[ ${MUXLAB_REALTIME:-1} != 0 ]]; then args+=(--muxlab_realtime); fi
 args+=(${MUXLAB_BENCH_ARGS:-})
-total=$("$bench" "${args[@]}" --benchmark_list_tests | wc -l)
+# (The build's warning, if any, comes once: from the run below.)
+total=$("$bench" "${args[@]}" --benchmark_list_tests 2> >(grep -v '^echo-bench: warning: ' >&2) | wc -l)
 echo "running $total benchmarks ($repetitions repetitions, in random order; each starts its server, measures,"
 echo "stops it); console log: $out/console.txt"
 start=$SECONDS
