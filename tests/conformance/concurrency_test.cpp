@@ -35,8 +35,7 @@ std::pair<std::string, std::string> random_lines(std::mt19937& rng, int lines, s
   return {request, answer};
 }
 
-TEST_P(ServerConformance, ManyClientsAtOnceCutAtRandomPoints) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
+TEST_P(ConcurrentServerConformance, ManyClientsAtOnceCutAtRandomPoints) {
   constexpr int kClients = 200;
   constexpr std::size_t kRepeat = 3;
   ServerProcess server = start({"--repeat", std::to_string(kRepeat)});
@@ -63,8 +62,7 @@ TEST_P(ServerConformance, ManyClientsAtOnceCutAtRandomPoints) {
   EXPECT_EQ(stats["bytes_out"], bytes_out);
 }
 
-TEST_P(ServerConformance, ClientThatNeverReadsStallsNobody) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
+TEST_P(ConcurrentServerConformance, ClientThatNeverReadsStallsNobody) {
   ServerProcess server = start();
   TestClient hog = connect(server);
   std::string lines;
@@ -94,8 +92,7 @@ TEST_P(ServerConformance, ClientThatNeverReadsStallsNobody) {
   stop(server);
 }
 
-TEST_P(ServerConformance, PartialLineClientStallsNobody) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
+TEST_P(ConcurrentServerConformance, PartialLineClientStallsNobody) {
   ServerProcess server = start();
   TestClient partial = connect(server);
   partial.send_all("a");  // then silence
@@ -110,9 +107,8 @@ TEST_P(ServerConformance, PartialLineClientStallsNobody) {
   EXPECT_EQ(stats["bytes_in"], 9u);
 }
 
-TEST_P(ServerConformance, IdleConnectionsCostLittle) {
+TEST_P(IdleScalingConformance, IdleConnectionsCostLittle) {
   const std::size_t n = spec().idle_test_connections;
-  if (n == 0) GTEST_SKIP() << spec().binary << " has no idle-connection scaling to show (idle_test_connections 0)";
   const std::size_t limit = raise_open_file_limit();
   if (limit < n + 100)
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit << " is too low for " << n << " idle connections";
@@ -211,8 +207,7 @@ TEST_P(ServerConformance, SmallSendBufferShowsPartialSends) {
   }
 }
 
-TEST_P(ServerConformance, ResetsMidReplyDoNotDisturbOthers) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
+TEST_P(ConcurrentServerConformance, ResetsMidReplyDoNotDisturbOthers) {
   constexpr std::size_t kRepeat = 100;
   ServerProcess server = start({"--repeat", std::to_string(kRepeat)});
   std::mt19937 rng(18);
@@ -238,10 +233,9 @@ TEST_P(ServerConformance, ResetsMidReplyDoNotDisturbOthers) {
   stop(server);
 }
 
-TEST_P(ServerConformance, OutOfDescriptorsKeepsServing) {
-  if (!spec().concurrent)
-    GTEST_SKIP() << spec().binary << " holds one client at a time: no descriptor limit it can reach would "
-                                     "leave it a client to serve";
+// Only where clients are served side by side: blocking-server, one client at a
+// time, never holds enough descriptors to run out of them.
+TEST_P(ConcurrentServerConformance, OutOfDescriptorsKeepsServing) {
   if (kSanitized) GTEST_SKIP() << "sanitizer runtimes abort when out of descriptors (see wire.hpp)";
   SpawnOptions options;
   options.max_open_files = 64;

@@ -42,7 +42,31 @@ std::string reply_to(std::string_view payload, std::size_t repeat) {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, ServerConformance, ::testing::ValuesIn(harness::all_models()),
-                         [](const ::testing::TestParamInfo<ServerSpec>& param) { return harness::test_name(param.param); });
+namespace {
+
+// How gtest names a case's run for a model: the model's name ("epoll_edge").
+std::string model_test_name(const ::testing::TestParamInfo<ServerSpec>& param) { return harness::test_name(param.param); }
+
+// The models of harness/models.hpp that `applies` accepts.
+template <typename Predicate>
+std::vector<ServerSpec> models_where(Predicate applies) {
+  std::vector<ServerSpec> models;
+  for (const auto& model : harness::all_models())
+    if (applies(model)) models.push_back(model);
+  return models;
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(AllModels, ServerConformance, ::testing::ValuesIn(harness::all_models()), model_test_name);
+INSTANTIATE_TEST_SUITE_P(ConcurrentModels, ConcurrentServerConformance,
+                         ::testing::ValuesIn(models_where([](const ServerSpec& m) { return m.concurrent; })),
+                         model_test_name);
+INSTANTIATE_TEST_SUITE_P(IdleScalingModels, IdleScalingConformance,
+                         ::testing::ValuesIn(models_where([](const ServerSpec& m) { return m.idle_test_connections > 0; })),
+                         model_test_name);
+INSTANTIATE_TEST_SUITE_P(FdSetModels, FdSetConformance,
+                         ::testing::ValuesIn(models_where([](const ServerSpec& m) { return m.fd_ceiling > 0; })),
+                         model_test_name);
 
 }  // namespace muxlab::conformance

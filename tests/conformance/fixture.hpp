@@ -1,4 +1,5 @@
-// fixture.hpp - ServerConformance: every case runs once per model in harness/models.hpp.
+// fixture.hpp - ServerConformance: every case runs once per model in harness/models.hpp
+// (or once per model it applies to, below).
 //
 // Each case spawns the real binary (--port 0 --stats plus the model's flags),
 // talks to it over loopback, then stops it with a signal and checks that it
@@ -39,13 +40,20 @@ class ServerConformance : public ::testing::TestWithParam<ServerSpec> {
   static ServerStats stop(ServerProcess& server, int signo = SIGTERM, std::chrono::milliseconds timeout = 10s);
 };
 
+// Cases that cannot apply to every model are registered only for the models
+// they apply to (models.hpp's fields say which), so that a model never reports
+// a skip for a feature it lacks by design. A case skips only for this machine
+// or this build (no IPv6, too low a RLIMIT_NOFILE, no io_uring, the sanitizers'
+// runtime in the way), and says which.
+
+// Clients served side by side (Model::concurrent; blocking-server takes turns).
+class ConcurrentServerConformance : public ServerConformance {};
+// Idle connections by the thousand (Model::idle_test_connections > 0).
+class IdleScalingConformance : public ServerConformance {};
+// Descriptors put in an fd_set, below FD_SETSIZE (Model::fd_ceiling > 0).
+class FdSetConformance : public ServerConformance {};
+
 // The answer to one line: its payload `repeat` times, then '\n'.
 std::string reply_to(std::string_view payload, std::size_t repeat);
 
 }  // namespace muxlab::conformance
-
-// For the cases that need clients served side by side.
-#define MUXLAB_SKIP_UNLESS_CONCURRENT()                                                                  \
-  if (!GetParam().concurrent)                                                                            \
-  GTEST_SKIP() << GetParam().binary << " serves one client at a time (by design): a concurrency case " \
-                                       "does not apply"

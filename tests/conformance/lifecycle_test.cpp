@@ -158,8 +158,7 @@ TEST_P(ServerConformance, SurvivesSigpipe) {
   EXPECT_EQ(stats["connections"], 3u);
 }
 
-TEST_P(ServerConformance, ServerFullPastMaxClients) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
+TEST_P(ConcurrentServerConformance, ServerFullPastMaxClients) {
   ServerProcess server = start({"--max-clients", "2"});
   TestClient first = connect(server);
   TestClient second = connect(server);

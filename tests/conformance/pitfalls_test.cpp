@@ -1,15 +1,18 @@
 // pitfalls_test.cpp - the promises that the classic mistakes of event loops
-// break, and that no other case checks closely enough to see them broken:
-// every client of several taking turns is heard; a server with idle clients
-// sleeps; reading resumes once the replies that stopped it are sent; a client
-// that never reads is held to --max-pending; past FD_SETSIZE a select() server
-// turns clients away instead of corrupting memory.
+// break, and that no other case checks closely enough to see them broken: a
+// server with idle clients sleeps; reading resumes once the replies that
+// stopped it are sent; a client that never reads is held to --max-pending;
+// every client of several taking turns is heard; past FD_SETSIZE a select()
+// server turns clients away instead of corrupting memory.
 //
 // tests/mutation runs the whole suite against build/bin/broken/, one variant
 // per mistake (docs/16-what-goes-wrong.md), stopping at the first failure. These
 // cases catch the mistakes the others miss or catch only by waiting out a long
 // deadline; they are quick, and this file comes first in the suite
-// (tests/conformance/CMakeLists.txt), so that those runs stay short.
+// (tests/conformance/CMakeLists.txt), so that those runs stay short. gtest runs
+// the cases fixture by fixture, in the order the fixtures first appear: the
+// cases for every model (this file's, then the other files'), then those for
+// the concurrent models, then those for the select() models (fixture.hpp).
 #include <poll.h>
 #include <sys/select.h>
 
@@ -21,32 +24,6 @@ namespace muxlab::conformance {
 namespace {
 
 constexpr std::size_t kMiB = 1024 * 1024;
-
-// Several clients take turns, one line each: every one is answered. A select()
-// loop that hands select() the sets it overwrote on the previous call watches
-// only the sockets that were ready then (select-no-rebuild): the others go deaf.
-TEST_P(ServerConformance, ClientsTakingTurnsAreEachHeard) {
-  MUXLAB_SKIP_UNLESS_CONCURRENT();
-  ServerProcess server = start();
-  std::vector<TestClient> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(connect(server));
-  for (int round = 0; round < 3; ++round) {
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-      const std::string line = "round " + std::to_string(round) + " client " + std::to_string(i) + "\n";
-      clients[i].send_all(line, 5s);
-      std::string answer;
-      try {
-        answer = clients[i].read_line(5s);
-      } catch (const std::exception& e) {
-        FAIL() << "client " << i << " was not answered in round " << round << " (" << e.what()
-               << "): the server no longer hears it";
-      }
-      ASSERT_EQ(answer, line);
-    }
-  }
-  clients.clear();
-  EXPECT_EQ(stop(server)["connections"], 3u);
-}
 
 // What a server does while every client is idle: nothing. A readiness loop that
 // watches a socket for something that is always true (EPOLLOUT with nothing to
@@ -143,15 +120,37 @@ TEST_P(ServerConformance, NeverReadingClientIsHeldToMaxPending) {
                              << " bytes (--max-pending " << kMaxPending << ")";
 }
 
+// Several clients take turns, one line each: every one is answered. A select()
+// loop that hands select() the sets it overwrote on the previous call watches
+// only the sockets that were ready then (select-no-rebuild): the others go deaf.
+TEST_P(ConcurrentServerConformance, ClientsTakingTurnsAreEachHeard) {
+  ServerProcess server = start();
+  std::vector<TestClient> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(connect(server));
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      const std::string line = "round " + std::to_string(round) + " client " + std::to_string(i) + "\n";
+      clients[i].send_all(line, 5s);
+      std::string answer;
+      try {
+        answer = clients[i].read_line(5s);
+      } catch (const std::exception& e) {
+        FAIL() << "client " << i << " was not answered in round " << round << " (" << e.what()
+               << "): the server no longer hears it";
+      }
+      ASSERT_EQ(answer, line);
+    }
+  }
+  clients.clear();
+  EXPECT_EQ(stop(server)["connections"], 3u);
+}
+
 // SPEC §2: select-server never puts a descriptor >= FD_SETSIZE in an fd_set;
 // such a connection is told "error: server full". FD_SET past the end of the
 // bitmap writes over whatever lies after it (select-fd-setsize): the sanitizers
 // report it, glibc's _FORTIFY_SOURCE check aborts, and unchecked it corrupts
 // memory silently.
-TEST_P(ServerConformance, DescriptorsPastFdSetsizeAreTurnedAway) {
-  if (spec().fd_ceiling == 0)
-    GTEST_SKIP() << spec().binary << " puts no descriptor in an fd_set: no FD_SETSIZE ceiling to test "
-                                     "(fd_ceiling 0 in harness/models.cpp)";
+TEST_P(FdSetConformance, DescriptorsPastFdSetsizeAreTurnedAway) {
   constexpr std::size_t kClients = FD_SETSIZE + 16;
   const std::size_t limit = raise_open_file_limit();
   if (limit < 2 * kClients + 100)

@@ -70,6 +70,7 @@ FirstFailure first_failure(const std::string& gtest_output) {
     section += line + '\n';
     if (!line.starts_with("[  FAILED  ] ")) continue;
     // "[  FAILED  ] AllModels/ServerConformance.<Case>/<model>, where GetParam() = ..."
+    // (or ConcurrentModels/ConcurrentServerConformance.<Case>/<model>, ...)
     const auto dot = line.find('.');
     const auto slash = line.find('/', dot);
     if (dot == std::string::npos || slash == std::string::npos) continue;
