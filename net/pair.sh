@@ -132,4 +132,9 @@ echo "== loopback: 127.0.0.1, MTU $(cat /sys/class/net/lo/mtu)"
 run_pair 127.0.0.1
 echo "== a cable: veth between namespaces $SERVER_NS ($SERVER_ADDR) and $CLIENT_NS ($CLIENT_ADDR), MTU $MTU, $RATE_MBIT Mbit/s"
 echo "not shown: $not_shown"
+# Nothing can leave the machine: each namespace knows the cable's /30 and no
+# other route (no default route, no address outside 198.18.0.0/15).
+for ns in "$SERVER_NS" "$CLIENT_NS"; do
+  echo "routes in $ns: $(ip -n "$ns" route show | sed "s/ *$//" | paste -sd ";")"
+done
 run_pair $SERVER_ADDR "$SERVER_NS" "$CLIENT_NS"

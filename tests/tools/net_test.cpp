@@ -30,6 +30,8 @@ struct PairRun {
 struct NetOutput {
   PairRun loopback, cable;
   std::vector<std::string> namespaces;  // named in the cable's heading
+  std::string not_shown;                // what this kernel could not imitate
+  std::vector<std::string> routes;      // each namespace's routing table, ';' between routes
 };
 
 NetOutput parse(const std::string& out) {
@@ -46,6 +48,10 @@ NetOutput parse(const std::string& out) {
         const auto end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-", at);
         parsed.namespaces.push_back(line.substr(at, end - at));
       }
+    } else if (line.starts_with("not shown: ")) {
+      parsed.not_shown = line.substr(11);
+    } else if (line.starts_with("routes in muxlab-")) {
+      parsed.routes.push_back(line.substr(line.find(": ") + 2));
     } else if (run != nullptr && std::sscanf(line.c_str(), "chunks %llu, min %llu, median %llu, max %llu, total %llu bytes",
                                              &chunks, &min, &median, &max, &total) == 5) {
       *run = {chunks, median, total};
@@ -84,6 +90,16 @@ TEST_F(Net, OverTheCableTheReplyComesInSegments) {
   // meanwhile, so the median is allowed two.
   EXPECT_LE(out.cable.median, 2 * kSegment);
   EXPECT_GT(out.cable.chunks, out.loopback.chunks);
+  // It says what the cable does not show (no netem: no delay at all).
+  EXPECT_NE(out.not_shown, "");
+  // Nothing can leave the machine: in both namespaces the only route is the
+  // cable's own, inside 198.18.0.0/15 (RFC 2544), and none is a default route.
+  ASSERT_EQ(out.routes.size(), 2U);
+  for (const auto& table : out.routes) {
+    std::istringstream routes(table);
+    for (std::string route; std::getline(routes, route, ';');)
+      EXPECT_TRUE(route.starts_with("198.18.") || route.starts_with("198.19.")) << "a route out: " << route;
+  }
   expect_removed(out.namespaces);
 }
 
