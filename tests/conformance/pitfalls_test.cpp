@@ -93,10 +93,10 @@ TEST_P(ServerConformance, NeverReadingClientIsHeldToMaxPending) {
   constexpr std::size_t kMaxLine = 2048;
   constexpr std::size_t kMostSent = 64 * kMiB;  // a correct server pushes back after 10 MB or so (kernel buffers)
   // --max-pending owed, a line growing to --max-line, and what is read ahead
-  // before the server stops: a library's own buffer (libevent: 128 KiB), or what
-  // lands in uring-server's buffer ring before its cancelled recv ends (up to
-  // 1.7 MB measured). Without back-pressure: many megabytes.
-  constexpr std::size_t kMostHeld = 2 * kMiB;
+  // before the server stops: a library's own buffer (libevent: 128 KiB), or the
+  // ring buffers uring-server lets a connection hold (four of 64 KiB). Without
+  // back-pressure: many megabytes.
+  constexpr std::size_t kMostHeld = 1 * kMiB;
   ServerProcess server =
       start({"--max-pending", std::to_string(kMaxPending), "--max-line", std::to_string(kMaxLine)});
   TestClient hog = connect(server);
