@@ -62,6 +62,19 @@ TEST_F(Install, EveryProgramRunsFromPrefixBin) {
   EXPECT_GE(programs, 3) << "no programs found in " << MUXLAB_BIN_DIR;
 }
 
+// The broken variants (build/bin/broken/) are teaching material for the
+// suite and chapter 16, not programs: nothing of them is installed.
+TEST_F(Install, NoBrokenVariantIsInstalled) {
+  int variants = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(MUXLAB_BIN_DIR) / "broken")) {
+    ++variants;
+    const std::string name = entry.path().filename().string();
+    EXPECT_FALSE(fs::exists(prefix->path() / "bin" / name)) << name << " is installed into PREFIX/bin";
+  }
+  EXPECT_GE(variants, 8) << "the broken variants are not in " << MUXLAB_BIN_DIR << "/broken";
+  EXPECT_FALSE(fs::exists(prefix->path() / "bin" / "broken")) << "PREFIX/bin/broken exists";
+}
+
 TEST_F(Install, TheCourseIsInPrefixShareDocMuxlab) {
   const fs::path docs = fs::path(MUXLAB_SOURCE_DIR) / "docs";
   const fs::path installed = prefix->path() / "share" / "doc" / "muxlab";
