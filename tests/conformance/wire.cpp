@@ -239,4 +239,16 @@ std::chrono::milliseconds cpu_time(pid_t pid) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(harness::process_cpu_time(pid));
 }
 
+std::size_t small_sndbuf_exchange(TestClient client) {
+  const std::string payload(50'000, 's');
+  client.send_all(payload + "\n");
+  client.shutdown_write();
+  ReplyChecker reply(payload, kSmallSndbufRepeat);
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (reply.read_some(client, 4096, deadline) > 0) {
+  }
+  EXPECT_TRUE(reply.complete()) << "read " << reply.received() << " of " << reply.total();
+  return reply.total();
+}
+
 }  // namespace muxlab::conformance

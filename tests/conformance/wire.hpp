@@ -95,6 +95,14 @@ class ReplyChecker {
   std::vector<char> buffer_;
 };
 
+// The partial-send exchange: a server started with these arguments answers a
+// 50 KB line with kSmallSndbufRepeat copies through a 16 KiB SO_SNDBUF, so its
+// 64 KiB sends go out in parts. small_sndbuf_exchange() sends the line,
+// half-closes, checks the whole reply, and returns its size.
+inline constexpr std::size_t kSmallSndbufRepeat = 200;
+inline const std::vector<std::string> kSmallSndbufArgs = {"--repeat", std::to_string(kSmallSndbufRepeat), "--sndbuf", "16384"};
+std::size_t small_sndbuf_exchange(TestClient client);
+
 // Splits n bytes into sizes drawn uniformly from [1, max_chunk] by `seed`.
 std::vector<std::size_t> random_chunks(std::size_t n, std::size_t max_chunk, std::uint32_t seed);
 
