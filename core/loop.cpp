@@ -21,6 +21,22 @@ Served begin_stop(Connection& c, Stats& stats, const ServerOptions& options) {
   return serve_ready(c, /*readable=*/false, stats, options);
 }
 
+bool admit(EchoSession& session, int fd, std::size_t open, std::size_t max_clients) {
+  vlog("fd %d: connected from %s", fd, peer_address(fd).c_str());
+  const bool full = open >= max_clients;
+  if (full) session.refuse(kServerFull);
+  return full;
+}
+
+void count_admitted(bool refused, int fd, std::size_t open, Stats& stats) {
+  if (refused) {
+    ++stats.rejected;
+    vlog("fd %d: server full (%zu open)", fd, open);
+  } else {
+    stats.peak_connections = std::max<std::uint64_t>(stats.peak_connections, open + 1);
+  }
+}
+
 int wait_timeout_ms(bool any_closing, bool accept_paused, std::optional<Clock::time_point> drain_deadline) {
   long ms = -1;
   if (any_closing || accept_paused) ms = kTick.count();

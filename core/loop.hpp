@@ -33,6 +33,17 @@ Served serve_ready(Connection& c, bool readable, Stats& stats, const ServerOptio
 // A stop request for one connection: read no more, send what is owed.
 Served begin_stop(Connection& c, Stats& stats, const ServerOptions& options);
 
+// Admission, the same in every server. Past max_clients a new connection is
+// served all the same, refused: its session answers only "error: server full"
+// and it closes like any other (half-close, linger), so the client reads the
+// whole message; it holds a descriptor, so it counts as open until then. `open`
+// is how many connections the server held before this one.
+// admit() goes before the server takes the connection in (what a readiness
+// model watches for depends on it: a refused one wants to write, not read), and
+// returns whether it refused; count_admitted() goes after, once it holds it.
+bool admit(EchoSession& session, int fd, std::size_t open, std::size_t max_clients);
+void count_admitted(bool refused, int fd, std::size_t open, Stats& stats);
+
 enum class AcceptOutcome {
   drained,             // the backlog is empty
   out_of_descriptors,  // EMFILE & co.: stop watching the listener until a connection closes
@@ -44,11 +55,9 @@ enum class AcceptOutcome {
 // true, or returns false, leaving it, when the model cannot watch it (select: a
 // descriptor past FD_SETSIZE; epoll: EPOLL_CTL_ADD failed); such a connection
 // is told "error: server full" and closed at once (reject_client).
-// `open` is how many connections the model holds. Past max_clients a connection
-// is adopted all the same, refused: its session answers only "error: server
-// full" and it closes like any other (half-close, linger), so the client reads
-// the whole message; it holds a descriptor, so it counts as open until then.
-// Each connection is counted once, after adopt() has decided.
+// `open` is how many connections the model holds; past max_clients they are
+// admitted refused (admit() above). Each connection is counted once, after
+// adopt() has decided.
 template <typename Adopt>
 AcceptOutcome accept_pending(int listen_fd, std::size_t open, std::size_t max_clients, const Limits& limits,
                              Stats& stats, Adopt&& adopt) {
@@ -58,21 +67,13 @@ AcceptOutcome accept_pending(int listen_fd, std::size_t open, std::size_t max_cl
       case AcceptStatus::accepted: {
         Connection c(std::move(a.fd), limits);
         const int fd = c.fd.get();
-        vlog("fd %d: connected from %s", fd, peer_address(fd).c_str());
-        const bool full = open >= max_clients;
-        if (full) c.session.refuse(kServerFull);
+        const bool refused = admit(c.session, fd, open, max_clients);
         if (!adopt(c)) {
           ++stats.rejected;
           reject_client(std::move(c.fd), stats);
           continue;
         }
-        if (full) {
-          ++stats.rejected;
-          vlog("fd %d: server full (%zu open)", fd, open);
-        } else {
-          stats.peak_connections = std::max<std::uint64_t>(stats.peak_connections, open + 1);
-        }
-        ++open;
+        count_admitted(refused, fd, open++, stats);
         continue;
       }
       case AcceptStatus::interrupted:

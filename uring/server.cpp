@@ -458,14 +458,7 @@ void adopt(Server& s, Fd fd) {
   const auto slot = static_cast<std::size_t>(n);
   if (slot >= s.clients.size()) s.clients.resize(slot + 1);
   Client& cl = s.clients[slot] = Client(Connection(std::move(fd), s.options.limits));
-  vlog("fd %d: connected from %s", n, peer_address(n).c_str());
-  if (s.open >= s.max_clients) {  // served all the same, with one line: it closes like any other
-    ++s.stats.rejected;
-    vlog("fd %d: server full (%zu open)", n, s.open);
-    cl.conn.session.refuse(kServerFull);
-  } else if (s.open + 1 > s.stats.peak_connections) {
-    s.stats.peak_connections = s.open + 1;
-  }
+  count_admitted(admit(cl.conn.session, n, s.open, s.max_clients), n, s.open, s.stats);
   ++s.open;
   settle(s, n);
 }

@@ -267,15 +267,9 @@ void adopt(Server& s, tcp::socket socket) {
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);  // small replies leave at once (as every server)
   auto c = std::make_shared<Conn>(s, std::move(socket), s.options.limits);
+  const std::size_t before = s.conns.size();
+  count_admitted(admit(c->session, fd_of(*c), before, s.max_clients), fd_of(*c), before, s.stats);
   c->self = s.conns.insert(s.conns.end(), c);
-  vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
-  if (s.conns.size() > s.max_clients) {
-    ++s.stats.rejected;
-    vlog("fd %d: server full (%zu open)", fd_of(*c), s.conns.size() - 1);
-    c->session.refuse(kServerFull);
-  } else if (s.conns.size() > s.stats.peak_connections) {
-    s.stats.peak_connections = s.conns.size();
-  }
   pump(*c);  // starts reading, or sends "server full"
 }
 

@@ -265,14 +265,13 @@ void on_event(bufferevent*, short what, void* arg) {
 
 // --- accepting and stopping --------------------------------------------------
 
-// Makes the connection a bufferevent and starts serving it; false, leaving
-// `fd` open, if libevent cannot. `refused`: past --max-clients, the session
-// answers only "error: server full" and the connection closes like any other
-// (half-close, linger).
-bool adopt(Server& s, Fd& fd, bool refused) {
+// Makes the connection a bufferevent and starts serving it (past --max-clients,
+// refused: core's admit()); false, leaving `fd` open, if libevent cannot.
+bool adopt(Server& s, Fd& fd) {
   bufferevent* bev = bufferevent_socket_new(s.base, fd.get(), BEV_OPT_CLOSE_ON_FREE);
   if (bev == nullptr) return false;
   fd.release();  // the bufferevent owns it now
+  const std::size_t before = s.conns.size();
   Conn& c = s.conns.emplace_back(s, bev, s.options.limits);
   c.self = std::prev(s.conns.end());
   evbuffer_add_cb(bufferevent_get_input(bev), count_reads, &c);
@@ -280,10 +279,9 @@ bool adopt(Server& s, Fd& fd, bool refused) {
   bufferevent_setcb(bev, on_readable, on_writable, on_event, &c);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLow, 0);
   bufferevent_enable(bev, EV_READ);  // writing is on from the start: libevent writes while output is queued
-  if (refused) {
-    c.session.refuse(kServerFull);
-    pump(c);
-  }
+  const bool refused = admit(c.session, fd_of(c), before, s.max_clients);
+  count_admitted(refused, fd_of(c), before, s.stats);
+  if (refused) pump(c);  // "server full" goes out now: nothing else would start it
   return true;
 }
 
@@ -296,19 +294,11 @@ void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
   // Small replies should leave at once, not wait for Nagle (as core::accept_client does).
   int on = 1;
   ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  vlog("fd %d: connected from %s", fd, peer_address(fd).c_str());
-  const bool full = s.conns.size() >= s.max_clients;
   // libevent's select backend would abort on a descriptor past FD_SETSIZE, and
   // bufferevent_socket_new() can fail: either way, "server full" at once.
-  if ((s.select_backend && fd >= FD_SETSIZE) || !adopt(s, client, full)) {
+  if ((s.select_backend && fd >= FD_SETSIZE) || !adopt(s, client)) {
     ++s.stats.rejected;
-    return reject_client(std::move(client), s.stats);
-  }
-  if (full) {
-    ++s.stats.rejected;
-    vlog("fd %d: server full", fd);
-  } else {
-    s.stats.peak_connections = std::max<std::uint64_t>(s.stats.peak_connections, s.conns.size());
+    reject_client(std::move(client), s.stats);
   }
 }
 

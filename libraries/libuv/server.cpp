@@ -318,14 +318,8 @@ void on_connection(uv_stream_t* listener, int status) {
   }
   ++s.stats.connections;
   uv_tcp_nodelay(&c->tcp, 1);  // small replies leave at once, not after Nagle's wait (as every server)
-  vlog("fd %d: connected from %s", fd_of(*c), peer_address(fd_of(*c)).c_str());
-  if (s.open > s.max_clients) {
-    ++s.stats.rejected;
-    vlog("fd %d: server full (%zu open)", fd_of(*c), s.open - 1);
-    c->session.refuse(kServerFull);
-  } else if (s.open > s.stats.peak_connections) {
-    s.stats.peak_connections = s.open;
-  }
+  const std::size_t before = s.open - 1;  // s.open counts this one already (on_closed uncounts it)
+  count_admitted(admit(c->session, fd_of(*c), before, s.max_clients), fd_of(*c), before, s.stats);
   pump(*c);  // starts reading, or sends "server full"
 }
 
