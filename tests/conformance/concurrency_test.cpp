@@ -65,21 +65,10 @@ TEST_P(ConcurrentServerConformance, ManyClientsAtOnceCutAtRandomPoints) {
 TEST_P(ConcurrentServerConformance, ClientThatNeverReadsStallsNobody) {
   ServerProcess server = start();
   TestClient hog = connect(server);
-  std::string lines;
-  for (int i = 0; i < 64; ++i) lines += std::string(1023, 'h') + "\n";
-  // Send until the server pushes back: the socket stays unwritable for a
-  // quarter second. A server that never stops reading fails the cap.
+  // Pushed back once the socket stays unwritable for a quarter second. A
+  // server that never stops reading fails the cap.
   std::size_t sent = 0;
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    std::size_t k = hog.send_some(std::string_view(lines).substr(sent % lines.size()));
-    sent += k;
-    ASSERT_LT(sent, 512 * kMiB) << "the server read 512 MB from a client that reads nothing";
-    ASSERT_LT(Clock::now(), deadline) << "no push-back after " << sent << " bytes";
-    if (k > 0) continue;
-    pollfd p{hog.fd(), POLLOUT, 0};
-    if (::poll(&p, 1, 250) == 0) break;  // pushed back
-  }
+  ASSERT_NO_FATAL_FAILURE(send_until_pushed_back(hog, 'h', 512 * kMiB, 250ms, 30s, sent));
   if (!kSanitized) {
     EXPECT_LT(server.rss_bytes(), 64 * kMiB) << "held for a client that never reads";
   }

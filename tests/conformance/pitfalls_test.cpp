@@ -100,22 +100,11 @@ TEST_P(ServerConformance, NeverReadingClientIsHeldToMaxPending) {
   ServerProcess server =
       start({"--max-pending", std::to_string(kMaxPending), "--max-line", std::to_string(kMaxLine)});
   TestClient hog = connect(server);
-  std::string lines;
-  for (int i = 0; i < 64; ++i) lines += std::string(1023, 'n') + "\n";
-  // Send until pushed back: the socket stays unwritable for a second. (A server
-  // that never pushes back can still be slow to take more, for a quarter second
-  // at times on a busy machine: it must not pass for one that does.)
+  // Pushed back once the socket stays unwritable for a second. (A server that
+  // never pushes back can still be slow to take more, for a quarter second at
+  // times on a busy machine: it must not pass for one that does.)
   std::size_t sent = 0;
-  const auto deadline = Clock::now() + 20s;
-  for (;;) {
-    const std::size_t k = hog.send_some(std::string_view(lines).substr(sent % lines.size()));
-    sent += k;
-    ASSERT_LT(sent, kMostSent) << "the server read " << sent << " bytes from a client that reads nothing";
-    ASSERT_LT(Clock::now(), deadline) << "no push-back after " << sent << " bytes";
-    if (k > 0) continue;
-    pollfd p{hog.fd(), POLLOUT, 0};
-    if (::poll(&p, 1, 1000) == 0) break;
-  }
+  ASSERT_NO_FATAL_FAILURE(send_until_pushed_back(hog, 'n', kMostSent, 1000ms, 20s, sent));
   hog.reset();
   ServerStats stats = stop(server);
   const std::uint64_t held = stats["bytes_in"] - stats["bytes_out"];
