@@ -15,8 +15,6 @@
 namespace muxlab::conformance {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
-
 // `lines` random lines of 0..max_len bytes (any byte but '\n'), and the answer to them.
 std::pair<std::string, std::string> random_lines(std::mt19937& rng, int lines, std::size_t max_len,
                                                  std::size_t repeat) {
@@ -68,7 +66,7 @@ TEST_P(ConcurrentServerConformance, ClientThatNeverReadsStallsNobody) {
   // Pushed back once the socket stays unwritable for a quarter second. A
   // server that never stops reading fails the cap.
   std::size_t sent = 0;
-  ASSERT_NO_FATAL_FAILURE(send_until_pushed_back(hog, 'h', 512 * kMiB, 250ms, 30s, sent));
+  ASSERT_NO_FATAL_FAILURE(send_until_pushed_back(hog, kilobyte_lines('h'), 512 * kMiB, 250ms, 30s, sent));
   if (!kSanitized) {
     EXPECT_LT(server.rss_bytes(), 64 * kMiB) << "held for a client that never reads";
   }

@@ -105,16 +105,9 @@ TEST_F(UringServer, LongLinesAcrossRingBuffersAndWindows) {
 TEST_F(UringServer, BackPressureStopsReceivingAndKeepsWhatLanded) {
   ServerProcess server = start({"--framing", "raw", "--max-pending", "4096"});
   TestClient client = TestClient::connect(server.host(), server.port());
-  const std::string data = random_bytes(1 << 20, 7);
-  std::size_t sent = 0;
-  for (const auto deadline = Clock::now() + 30s; sent < data.size();) {
-    ASSERT_LT(Clock::now(), deadline) << "no push-back after " << sent << " bytes";
-    const std::size_t k = client.send_some(std::string_view(data).substr(sent));
-    sent += k;
-    if (k > 0) continue;
-    pollfd p{client.fd(), POLLOUT, 0};
-    if (::poll(&p, 1, 250) == 0) break;  // pushed back: the server reads nothing more for now
-  }
+  const std::string data = random_bytes(32 * kMiB, 7);
+  std::size_t sent = 0;  // pushed back before the end of `data`, or the case fails
+  ASSERT_NO_FATAL_FAILURE(send_until_pushed_back(client, data, data.size(), 250ms, 30s, sent));
   std::vector<Conversation> rest;
   Conversation& c = rest.emplace_back(std::move(client));
   c.to_send = data.substr(sent);

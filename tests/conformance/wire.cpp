@@ -251,14 +251,18 @@ std::size_t small_sndbuf_exchange(TestClient client) {
   return reply.total();
 }
 
-void send_until_pushed_back(TestClient& hog, char fill, std::size_t most, std::chrono::milliseconds quiet,
-                            Clock::duration limit, std::size_t& sent) {
+std::string kilobyte_lines(char fill) {
   std::string lines;
   for (int i = 0; i < 64; ++i) lines += std::string(1023, fill) + "\n";
+  return lines;
+}
+
+void send_until_pushed_back(TestClient& hog, std::string_view bytes, std::size_t most,
+                            std::chrono::milliseconds quiet, Clock::duration limit, std::size_t& sent) {
   sent = 0;
   const auto deadline = Clock::now() + limit;
   for (;;) {
-    const std::size_t k = hog.send_some(std::string_view(lines).substr(sent % lines.size()));
+    const std::size_t k = hog.send_some(bytes.substr(sent % bytes.size()));
     sent += k;
     ASSERT_LT(sent, most) << "the server read " << sent << " bytes from a client that reads nothing";
     ASSERT_LT(Clock::now(), deadline) << "no push-back after " << sent << " bytes";

@@ -33,6 +33,7 @@ inline constexpr bool kSanitized = false;
 #endif
 
 inline constexpr std::string_view kServerFull = "error: server full\n";
+inline constexpr std::size_t kMiB = 1024 * 1024;
 
 // One client's part in run_conversations().
 struct Conversation {
@@ -103,12 +104,15 @@ inline constexpr std::size_t kSmallSndbufRepeat = 200;
 inline const std::vector<std::string> kSmallSndbufArgs = {"--repeat", std::to_string(kSmallSndbufRepeat), "--sndbuf", "16384"};
 std::size_t small_sndbuf_exchange(TestClient client);
 
-// The client that never reads: sends lines of `fill` (1 KiB each) and reads
-// nothing until the server pushes back, the socket staying unwritable for
-// `quiet`. `sent` counts what went. Fails the test, fatally, once `most` bytes
-// went or after `limit`: call it inside ASSERT_NO_FATAL_FAILURE.
-void send_until_pushed_back(TestClient& hog, char fill, std::size_t most, std::chrono::milliseconds quiet,
-                            Clock::duration limit, std::size_t& sent);
+// The client that never reads: sends `bytes`, over and over, and reads nothing
+// until the server pushes back, the socket staying unwritable for `quiet`.
+// `sent` counts what went. Fails the test, fatally, once `most` bytes went or
+// after `limit`: call it inside ASSERT_NO_FATAL_FAILURE.
+void send_until_pushed_back(TestClient& hog, std::string_view bytes, std::size_t most,
+                            std::chrono::milliseconds quiet, Clock::duration limit, std::size_t& sent);
+
+// 64 lines of 1023 `fill` bytes and a newline: what a never-reading client sends.
+std::string kilobyte_lines(char fill);
 
 // Splits n bytes into sizes drawn uniformly from [1, max_chunk] by `seed`.
 std::vector<std::size_t> random_chunks(std::size_t n, std::size_t max_chunk, std::uint32_t seed);

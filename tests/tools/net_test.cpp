@@ -96,6 +96,7 @@ TEST_F(Net, OverTheCableTheReplyComesInSegments) {
   // cable's own, inside 198.18.0.0/15 (RFC 2544), and none is a default route.
   ASSERT_EQ(out.routes.size(), 2U);
   for (const auto& table : out.routes) {
+    EXPECT_NE(table, "") << "a namespace without the cable's route";
     std::istringstream routes(table);
     for (std::string route; std::getline(routes, route, ';');)
       EXPECT_TRUE(route.starts_with("198.18.") || route.starts_with("198.19.")) << "a route out: " << route;
