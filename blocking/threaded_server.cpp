@@ -38,6 +38,7 @@
 #include "blocking/serve_client.hpp"
 #include "blocking/stop.hpp"
 #include "core/log.hpp"
+#include "core/loop.hpp"
 #include "core/options.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -145,13 +146,13 @@ int main(int argc, char** argv) {
       reject_client(std::move(accepted.fd), accept_stats);
       continue;
     }
+    const int fd = accepted.fd.get();
     if (!start_worker(std::move(accepted.fd), options, shared, refused)) {
       ++accept_stats.resets;
       continue;
     }
+    count_admitted(refused, fd, shared.serving, accept_stats);
     ++(refused ? shared.refusing : shared.serving);
-    if (refused) ++accept_stats.rejected;
-    else accept_stats.peak_connections = std::max<std::uint64_t>(accept_stats.peak_connections, shared.serving);
   }
   listener.reset();  // refuse new connections while the workers drain
   stop_workers(shared);

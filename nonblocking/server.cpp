@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
     // client (--max-pending is ignored), so try_recv() always finds room and
     // reads on while they wait. A client that sends and never reads makes the
     // server hold everything it sent: memory grows without bound, where TCP
-    // would have pushed that client back. Correct: keep the bound.
+    // would have pushed that client back. Correct: keep the bound. (Half the
+    // largest size_t, not all of it: the session adds --max-line to it.)
     options.limits.max_pending = std::numeric_limits<std::size_t>::max() / 2;
   }
   install_signal_handlers();  // SIGPIPE ignored; SIGINT/SIGTERM set stop_requested()

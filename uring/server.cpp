@@ -80,9 +80,9 @@ constexpr unsigned kFeatMinTimeout = 1U << 15;     // IORING_FEAT_MIN_TIMEOUT, n
 constexpr unsigned kBufferGroup = 0;               // the ring's id, named by every recv SQE
 constexpr std::uint16_t kNoBuffer = 0xffff;        // ids are 16 bits: at most 32768 buffers
 // Ring buffers a connection may hold, received but not yet taken by its
-// session (which owes replies first, or is frozen by a send); then its recv is
-// cancelled, so that a client that never reads cannot take the ring from
-// everyone else. Counted in buffers, not bytes: a receive takes a whole buffer
+// session (which owes replies first, or is frozen by a send); then no recv is
+// armed for it (one in flight is cancelled), so that a client that never reads
+// cannot take the ring from everyone else. Counted in buffers, not bytes: a receive takes a whole buffer
 // however few bytes land in it. Four let a bulk sender's next reads land while
 // its send is in flight.
 constexpr std::size_t kHoldLimit = 4;
@@ -392,7 +392,7 @@ void feed_held(Server& s, Client& cl) {
   apply_eof(s, cl);
 }
 
-std::size_t held_buffers(const Server& s, const Client& cl) {
+std::size_t buffers_held_by(const Server& s, const Client& cl) {
   std::size_t count = 0;
   for (std::uint16_t id = cl.held; id != kNoBuffer; id = s.lent[id].next) ++count;
   return count;
@@ -415,7 +415,7 @@ void settle(Server& s, int fd) {
     }
     s.any_closing = s.any_closing || c.closing;
   }
-  const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && held_buffers(s, cl) < kHoldLimit;
+  const bool want = !cl.retiring && !cl.eof_held && !cl.starved && wants_input(c) && buffers_held_by(s, cl) < kHoldLimit;
   if (want && !cl.recv_armed) {
     arm_recv(s, fd, cl);
   } else if (!want && cl.recv_armed && !cl.cancelling && !cl.retiring) {

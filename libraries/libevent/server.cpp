@@ -278,9 +278,9 @@ bool adopt(Server& s, Fd& fd) {
   evbuffer_add_cb(bufferevent_get_output(bev), count_writes, &c);
   bufferevent_setcb(bev, on_readable, on_writable, on_event, &c);
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLow, 0);
-  bufferevent_enable(bev, EV_READ);  // writing is on from the start: libevent writes while output is queued
   const bool refused = admit(c.session, fd_of(c), before, s.max_clients);
   count_admitted(refused, fd_of(c), before, s.stats);
+  bufferevent_enable(bev, EV_READ);  // writing is on from the start: libevent writes while output is queued
   if (refused) pump(c);  // "server full" goes out now: nothing else would start it
   return true;
 }
