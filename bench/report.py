@@ -339,8 +339,8 @@ def print_table(res, base=None):
     for r in rows:
         print(line(r))
     reps = res.repetitions()
-    if any(m in LIBRARY_COUNTED for m in models):
-        print(textwrap.fill(CALLS_NOTE[0].upper() + CALLS_NOTE[1:] + ".", 100))
+    if calls_note(models):
+        print(textwrap.fill(calls_note(models), 100))
     print(f"Median of {reps} repetitions ±half their range." if reps > 1 else
           "One repetition: no spread measured, nothing ranked against noise.")
     if reps > 1 and len(models) > 1:
@@ -689,6 +689,11 @@ CALLS_NOTE = ("calls/msg of " + ", ".join(LIBRARY_COUNTED) + ": what the library
               "system call it makes (their READMEs)")
 
 
+def calls_note(models):
+    """CALLS_NOTE as a sentence, where a library is among `models`; else ""."""
+    return CALLS_NOTE[0].upper() + CALLS_NOTE[1:] + "." if any(m in LIBRARY_COUNTED for m in models) else ""
+
+
 # Models whose limit the figures of a quick run do not show.
 LIMITS = {"select": "at most FD_SETSIZE (1024) descriptors",
           "libevent-select": "at most FD_SETSIZE (1024) descriptors"}
@@ -740,7 +745,7 @@ def advice(res):
     if conns:
         c = max(conns)
         calls = Figure(("",), "PingPong", "server_syscalls_per_msg", {"conns": c, "bytes": 64}, False)
-        best, ties, rest = best_group(res, calls, [m for m in sleepers if m not in LIBRARY_COUNTED])
+        best, ties, rest = best_group(res, calls, sleepers)
         if best and rest:
             why = (f"{fmt(best[1].median)} system calls per message with {c} busy connections "
                    f"({rest[-1][0]}: {fmt(rest[-1][1].median)}), from the servers' own counts" + burner_note(calls))
@@ -891,8 +896,7 @@ def section_side_by_side(res, models):
           f"msgs/CPU-s x {REFERENCE}: messages per second of server CPU with {busy} connections, as a multiple of "
           f"{REFERENCE}-server's (above 1: cheaper per message than raw {REFERENCE}); msgs/s x floor: messages per "
           "second against the floor's. Ratios are printed to the precision the noise allows; ≈1x: the noise "
-          "covers 1." + (f" {CALLS_NOTE[0].upper() + CALLS_NOTE[1:]}." if any(m in LIBRARY_COUNTED for m in models)
-                         else ""), "", md_table(header, rows), ""]
+          "covers 1." + (" " + calls_note(models) if calls_note(models) else ""), "", md_table(header, rows), ""]
     if res.repetitions() > 1 and len(models) > 1:
         stable = []
         for fig in figures:
